@@ -1,0 +1,37 @@
+"""ppimg2img: PaddlePaddle toolkit for image-to-image translation with GANs.
+
+Paddle itself is an extra because its CPU and GPU builds are different distributions:
+    pip install -e ".[cpu]"        # paddlepaddle (CPU)
+    pip install -e ".[gpu]"        # paddlepaddle-gpu (pick the CUDA build from paddlepaddle.org.cn)
+    pip install -e ".[cpu,test]"   # plus the test tools
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="ppimg2img",
+    version="0.1.0",
+    description="Image-to-image translation with GANs (CycleGAN, pix2pix, U-GAT-IT, photo2cartoon) on PaddlePaddle",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.8",
+    packages=find_packages(include=["ppimg2img", "ppimg2img.*"]),
+    install_requires=[
+        "numpy",
+        "opencv-python-headless",
+        "scikit-image",
+        "pyyaml",
+        "imageio",
+        "pillow",
+        "tqdm",
+        "dlib-bin",
+        "face-recognition-models",
+    ],
+    extras_require={
+        "cpu": ["paddlepaddle>=3.0"],
+        "gpu": ["paddlepaddle-gpu>=3.0"],
+        "test": ["pytest", "pytest-xdist"],
+        "visualdl": ["visualdl"],
+    },
+    entry_points={"console_scripts": ["ppimg2img=ppimg2img.cli:main"]},
+    license="Apache-2.0",
+)
