@@ -1,0 +1,64 @@
+"""Network families by name, as ``--netG``/``--netD`` of the original define_G/define_D.
+
+``inspect.signature(GENERATORS[name])`` lists the keyword arguments each entry accepts,
+with their defaults; the config validator relies on that.
+"""
+import difflib
+import inspect
+
+from .init import init_weights
+from .norm import get_norm_layer, uses_bias
+from .patchgan import NLayerDiscriminator, PixelDiscriminator
+from .resnet_generator import ResnetBlock, ResnetGenerator
+
+
+def resnet_9blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect"):
+    """ResnetGenerator with 9 residual blocks (upstream default for 256x256 images)."""
+    return ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=9, padding_type=padding_type)
+
+
+def resnet_6blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect"):
+    """ResnetGenerator with 6 residual blocks (upstream choice for 128x128 images)."""
+    return ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=6, padding_type=padding_type)
+
+
+def basic(input_nc=3, ndf=64, norm="instance"):
+    """70x70 PatchGAN: NLayerDiscriminator with n_layers=3 (upstream 'basic')."""
+    return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
+
+
+GENERATORS = {
+    "resnet_9blocks": resnet_9blocks,
+    "resnet_6blocks": resnet_6blocks,
+}
+
+DISCRIMINATORS = {
+    "basic": basic,
+    "n_layers": NLayerDiscriminator,
+    "pixel": PixelDiscriminator,
+}
+
+
+def _build(kind, table, name, kwargs):
+    if name not in table:
+        close = difflib.get_close_matches(str(name), table, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown {kind} {name!r}.{hint} Valid names: {', '.join(sorted(table))}")
+    accepted = inspect.signature(table[name]).parameters
+    for key in kwargs:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{kind} {name!r} does not accept option {key!r}.{hint} "
+                             f"Accepted: {', '.join(accepted)}")
+    return table[name](**kwargs)
+
+
+def build_generator(name, **kwargs):
+    """Build generator ``name`` from GENERATORS with keyword arguments ``kwargs``."""
+    return _build("generator", GENERATORS, name, kwargs)
+
+
+def build_discriminator(name, **kwargs):
+    """Build discriminator ``name`` from DISCRIMINATORS with keyword arguments ``kwargs``."""
+    return _build("discriminator", DISCRIMINATORS, name, kwargs)
