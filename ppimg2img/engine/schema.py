@@ -1,0 +1,65 @@
+"""The config schema: every key a config may hold, its type, default and meaning.
+
+Sections with a ``name`` (model, generator, discriminator, datasets) are checked against the
+keyword arguments of the class or function that name picks, so their keys and defaults are
+documented in that code. Everything else is listed here.
+"""
+from ..config import Component, Field, Section
+from ..data import DATASETS
+from ..models import MODELS
+from ..nets import DISCRIMINATORS, GENERATORS
+from ..schedulers import build_lr_scheduler
+from ..models.base import build_optimizer
+
+GENERATOR = Component(GENERATORS, help="generator architecture and its arguments")
+DISCRIMINATOR = Component(DISCRIMINATORS, help="discriminator architecture and its arguments")
+
+MODEL = Component(
+    MODELS, exclude=("generator", "discriminator", "is_train", "seed"),
+    extra={"generator": GENERATOR, "discriminator": DISCRIMINATOR},
+    help="model class and its loss weights")
+
+DATASET = Component(DATASETS, exclude=("seed",), help="dataset class and its arguments")
+
+SYNTHETIC = Section({
+    "n_train": Field(int, 200, help="training images per domain"),
+    "n_test": Field(int, 20, help="test images per domain"),
+    "size": Field(int, 64, help="image side in pixels"),
+    "seed": Field(int, 0, help="generator seed"),
+}, optional=True, help="generate the synthetic unpaired dataset into dataset.train.dataroot if missing")
+
+CONFIG_SCHEMA = Section({
+    "name": Field(str, None, help="run name (default: the config file's name)"),
+    "output_dir": Field(str, None, help="run folder (default: output/<name>)"),
+    "seed": Field(int, 0, help="random seed for weights, data order, augmentation and pools"),
+    "device": Field(str, "auto", choices=("auto", "cpu", "gpu"), help="where to run"),
+    "threads": Field(int, None, help="CPU threads for Paddle (default: every core)"),
+    "model": MODEL,
+    "dataset": Section({
+        "train": DATASET,
+        "test": Component(DATASETS, exclude=("seed",), optional=True,
+                          help="evaluation dataset (phase: test); null to skip evaluation"),
+        "synthetic": SYNTHETIC,
+    }),
+    "optimizer": Component(build_optimizer, exclude=("parameters", "scheduler"),
+                           extra={"lr": Field(float, 0.0002, help="initial learning rate")},
+                           help="Adam settings"),
+    "lr_scheduler": Component(build_lr_scheduler, exclude=("optimizer_lr",),
+                              help="learning-rate policy, stepped once per epoch"),
+    "train": Section({
+        "epochs": Field(int, None, help="number of epochs (default: n_epochs + n_epochs_decay)"),
+        "max_iters": Field(int, None, help="stop after this many iterations in total (for quick runs)"),
+        "batch_size": Field(int, 1, help="images per batch"),
+        "num_workers": Field(int, 2, help="data-loading worker processes (0: load in the main process)"),
+        "log_interval": Field(int, 100, help="log losses every N iterations"),
+        "visual_interval": Field(int, 400, help="save a visuals grid every N iterations"),
+        "save_epoch_interval": Field(int, 5, help="keep a checkpoint every N epochs (latest is always kept)"),
+        "save_latest_interval": Field(int, 5000, help="also refresh 'latest' every N iterations"),
+        "eval_at_end": Field(bool, True, help="evaluate on dataset.test when training ends"),
+        "visualdl": Field(bool, False, help="write VisualDL scalars (pip install visualdl)"),
+    }),
+    "eval": Section({
+        "max_images": Field(int, None, help="evaluate at most N images per direction"),
+        "directions": Field(list, ["AtoB", "BtoA"], help="which generators to evaluate"),
+    }),
+})

@@ -1,0 +1,313 @@
+"""The training engine: data loading, the epoch loop, logs, visuals, checkpoints, evaluation.
+
+Determinism: the data order of epoch ``e`` comes from ``default_rng([seed, e])`` and every
+sample's augmentation from ``default_rng([seed, e, index])`` (see the datasets), the image
+pools and optimizers are saved, and so a run resumed from any iteration continues exactly as
+an uninterrupted one.
+"""
+import csv
+import json
+import math
+import os
+import time
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from ..data import build_dataset
+from ..data.synthetic import ensure_synthetic_dataset
+from ..data.transforms import apply_transform, get_transform_params
+from ..metrics import psnr, ssim
+from ..models import MODELS
+from ..utils.env import logger, peak_memory_mb, rng_state, set_device, set_rng_state, set_seed, set_threads
+from ..utils.image_io import image_to_array, list_images, load_image, save_image, tensor_to_image
+from .checkpoint import FORMAT, CheckpointError, atomic_save, load_file
+from .visual import save_grid, write_results_page, write_training_page
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
+
+
+class EpochBatchSampler(paddle.io.BatchSampler):
+    """Batches of one epoch in a seeded order; ``skip`` drops batches already trained on
+    (used when resuming in the middle of an epoch)."""
+
+    def __init__(self, num_samples, batch_size, shuffle=True, seed=0):  # noqa: D107 - no super(): no sampler
+        self.num_samples, self.batch_size = num_samples, batch_size
+        self.shuffle, self.seed = shuffle, seed
+        self.epoch, self.skip = 1, 0
+
+    def batches(self):
+        order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
+                 if self.shuffle else np.arange(self.num_samples))
+        return [order[i:i + self.batch_size].tolist() for i in range(0, self.num_samples, self.batch_size)]
+
+    def __iter__(self):
+        yield from self.batches()[self.skip:]
+
+    def __len__(self):
+        return math.ceil(self.num_samples / self.batch_size) - self.skip
+
+
+def _worker_init(_worker_id):
+    import cv2
+    cv2.setNumThreads(1)
+
+
+class Trainer:
+    """Builds everything a config describes and runs training / evaluation in ``run_dir``."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.run_dir = cfg["output_dir"]
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.device = set_device(None if cfg["device"] == "auto" else cfg["device"])
+        self.threads = set_threads(cfg["threads"])
+        set_seed(cfg["seed"])
+
+        ds_cfg = cfg["dataset"]
+        if ds_cfg["synthetic"] is not None:
+            ensure_synthetic_dataset(ds_cfg["train"]["dataroot"], **ds_cfg["synthetic"])
+        model_cfg = dict(cfg["model"])
+        self.model = MODELS[model_cfg.pop("name")](**model_cfg, seed=cfg["seed"])
+        self.model.setup_training(cfg["optimizer"], cfg["lr_scheduler"])
+
+        sched = cfg["lr_scheduler"]
+        self.total_epochs = cfg["train"]["epochs"] or (sched["n_epochs"] + sched["n_epochs_decay"])
+        self.epoch, self.iter, self.epoch_iter = 1, 0, 0
+        self.latest_path = os.path.join(self.run_dir, "checkpoints", "latest.pdckpt")
+        self._train_loader = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_state(self):
+        return {"format": FORMAT, "version": 1, **self.model.state_dict(),
+                "epoch": self.epoch, "iter": self.iter, "epoch_iter": self.epoch_iter,
+                "rng": rng_state(), "config": self.cfg}
+
+    def save_checkpoint(self, path=None):
+        path = path or self.latest_path
+        atomic_save(self.checkpoint_state(), path)
+        return path
+
+    def resume(self, path):
+        """Restore nets, optimizers, schedulers, pools, counters and RNG states."""
+        state = load_file(path)
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: not a full ppimg2img checkpoint (it has no optimizer and "
+                                  f"counter state). Use --load for weight files.")
+        self.model.set_state_dict(state, source=path)
+        self.epoch, self.iter, self.epoch_iter = state["epoch"], state["iter"], state["epoch_iter"]
+        set_rng_state(state["rng"])
+        logger.info("resumed from %s at epoch %d, iteration %d", path, self.epoch, self.iter)
+
+    def load_weights(self, path):
+        """Load network weights only, from a full checkpoint or a {net name: state_dict} file."""
+        state = load_file(path)
+        nets = state.get("nets", state) if isinstance(state, dict) else None
+        loaded = self.model.load_nets(nets, source=path) if isinstance(nets, dict) else []
+        if not loaded:
+            raise CheckpointError(f"{path}: found no weights for any of {list(self.model.nets)}; "
+                                  f"expected a ppimg2img checkpoint or a dict keyed by net name")
+        logger.info("loaded weights of %s from %s", ", ".join(loaded), path)
+        return loaded
+
+    # ------------------------------------------------------------------ training
+    def _loader(self):
+        if self._train_loader is None:
+            tcfg = self.cfg["train"]
+            ds_cfg = dict(self.cfg["dataset"]["train"])
+            self.train_set = build_dataset(ds_cfg.pop("name"), **ds_cfg, seed=self.cfg["seed"])
+            self.sampler = EpochBatchSampler(len(self.train_set), tcfg["batch_size"],
+                                             shuffle=not ds_cfg.get("serial_batches", False),
+                                             seed=self.cfg["seed"])
+            self._train_loader = paddle.io.DataLoader(
+                self.train_set, batch_sampler=self.sampler, num_workers=tcfg["num_workers"],
+                worker_init_fn=_worker_init if tcfg["num_workers"] else None)
+        return self._train_loader
+
+    def train(self, progress=True):
+        """Train until ``train.epochs`` (or ``train.max_iters``); returns the last losses."""
+        tcfg = self.cfg["train"]
+        loader = self._loader()
+        n_batches = len(self.sampler.batches())
+        max_iters = tcfg["max_iters"]
+        total_iters = (self.total_epochs - 1) * n_batches + n_batches
+        if max_iters:
+            total_iters = min(total_iters, max_iters)
+        logger.info("training %s on %d images (%d batches of %d per epoch), epochs %d-%d, %d threads, %s",
+                    type(self.model).__name__, len(self.train_set), n_batches, tcfg["batch_size"],
+                    self.epoch, self.total_epochs, self.threads, self.device)
+        vdl = self._visualdl() if tcfg["visualdl"] else None
+        losses_csv = os.path.join(self.run_dir, "losses.csv")
+        self.model.train()
+        stop, losses, step_time = False, {}, None
+        start_iter, t_start = self.iter, time.time()
+        while self.epoch <= self.total_epochs and not stop:
+            self.train_set.set_epoch(self.epoch)
+            self.sampler.epoch, self.sampler.skip = self.epoch, self.epoch_iter
+            bar = tqdm(total=n_batches, initial=self.epoch_iter, desc=f"epoch {self.epoch}/{self.total_epochs}",
+                       disable=not progress, leave=False, dynamic_ncols=True)
+            t_data = time.time()
+            for batch in loader:
+                t0 = time.time()
+                data_time = t0 - t_data
+                self.model.set_input(batch)
+                losses = self.model.train_step()
+                self._check_finite(losses)
+                self.iter += 1
+                self.epoch_iter += 1
+                t_data = time.time()
+                dt = t_data - t0 + data_time
+                step_time = dt if step_time is None else 0.9 * step_time + 0.1 * dt
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                if self.iter % tcfg["log_interval"] == 0 or self.iter == max_iters:
+                    self._log(losses, data_time, step_time, total_iters, losses_csv, vdl)
+                if self.iter % tcfg["visual_interval"] == 0:
+                    self.save_visuals()
+                if self.iter % tcfg["save_latest_interval"] == 0:
+                    self.save_checkpoint()
+                if max_iters and self.iter >= max_iters:
+                    stop = True
+                    break
+            bar.close()
+            if self.epoch_iter >= n_batches:  # the epoch is complete
+                self.model.update_learning_rate()
+                if self.epoch % tcfg["save_epoch_interval"] == 0:
+                    self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{self.epoch:03d}.pdckpt"))
+                self.epoch, self.epoch_iter = self.epoch + 1, 0
+            self.save_checkpoint()
+        elapsed = time.time() - t_start
+        if self.iter > start_iter:
+            self.save_visuals()
+        logger.info("training done: %d iterations in %.1f s (%.2f it/s), checkpoint %s",
+                    self.iter - start_iter, elapsed, (self.iter - start_iter) / max(elapsed, 1e-9),
+                    self.latest_path)
+        if vdl is not None:
+            vdl.close()
+        return losses
+
+    def _check_finite(self, losses):
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            last = self.latest_path if os.path.exists(self.latest_path) else "none written yet"
+            msg = (f"loss {', '.join(f'{k}={v}' for k, v in bad.items())} at epoch {self.epoch}, iteration "
+                   f"{self.iter + 1}: training stopped and nothing was saved over the last good checkpoint "
+                   f"({last}). Lower optimizer.lr, check the data, or resume from that checkpoint.")
+            logger.error(msg)
+            raise TrainingDivergedError(msg)
+
+    def _log(self, losses, data_time, step_time, total_iters, csv_path, vdl):
+        lr = self.model.current_lr()
+        bs = self.cfg["train"]["batch_size"]
+        eta = max(total_iters - self.iter, 0) * step_time
+        logger.info("epoch %d iter %d | %s | lr %s | %.1f img/s, data %.3fs | eta %s | peak mem %.0f MB",
+                    self.epoch, self.iter, " ".join(f"{k} {v:.3f}" for k, v in losses.items()),
+                    " ".join(f"{v:.2e}" for v in lr.values()), bs / max(step_time, 1e-9), data_time,
+                    time.strftime("%H:%M:%S", time.gmtime(eta)), peak_memory_mb())
+        new = not os.path.exists(csv_path)
+        with open(csv_path, "a", newline="") as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(["epoch", "iter"] + list(losses) + [f"lr_{k}" for k in lr])
+            w.writerow([self.epoch, self.iter] + [f"{v:.6g}" for v in losses.values()] + list(lr.values()))
+        if vdl is not None:
+            for k, v in losses.items():
+                vdl.add_scalar(f"loss/{k}", v, self.iter)
+
+    def _visualdl(self):
+        try:
+            from visualdl import LogWriter
+        except ImportError:
+            logger.warning("train.visualdl is on but VisualDL is not installed: pip install visualdl")
+            return None
+        return LogWriter(logdir=os.path.join(self.run_dir, "visualdl"))
+
+    def save_visuals(self):
+        path = os.path.join(self.run_dir, "web", "images", f"epoch{self.epoch:03d}_iter{self.iter:07d}.png")
+        save_grid(self.model.visuals(), path)
+        write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals",
+                            self._summary_lines())
+        return path
+
+    def _summary_lines(self):
+        lines = [f"iteration {self.iter}, epoch {self.epoch}", "<a href='train.log'>train.log</a> · "
+                 "<a href='losses.csv'>losses.csv</a> · <a href='config.yaml'>config.yaml</a>"]
+        for tag in sorted(os.listdir(os.path.join(self.run_dir, "eval"))) if os.path.isdir(
+                os.path.join(self.run_dir, "eval")) else []:
+            lines.append(f"<a href='eval/{tag}/index.html'>evaluation: {tag}</a>")
+        return lines
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, tag="latest"):
+        """Translate the test set with each generator, write images, an HTML page and metrics
+        (PSNR/SSIM against ground truth when ``test<X>_gt`` folders exist)."""
+        test_cfg = self.cfg["dataset"]["test"]
+        if test_cfg is None:
+            logger.warning("dataset.test is not set: nothing to evaluate")
+            return {}
+        root = test_cfg["dataroot"]
+        phase = test_cfg.get("phase", "test")
+        out_dir = os.path.join(self.run_dir, "eval", tag)
+        self.model.eval()
+        results, lines = {}, []
+        for direction in self.cfg["eval"]["directions"]:
+            src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
+            files = list_images(os.path.join(root, phase + src))[: self.cfg["eval"]["max_images"]]
+            gt_dir = os.path.join(root, f"{phase}{dst}_gt")
+            rows, scores, base = [], {"psnr": [], "ssim": []}, []
+            failed = []
+            for path in tqdm(files, desc=f"evaluate {direction}", leave=False, disable=len(files) < 5):
+                name = os.path.splitext(os.path.relpath(path, os.path.join(root, phase + src)))[0]
+                try:
+                    img = load_image(path)
+                except OSError as err:
+                    failed.append(f"{path}: {err}")
+                    continue
+                params = get_transform_params(img.shape[1::-1], test_cfg["preprocess"], test_cfg["load_size"],
+                                              test_cfg["crop_size"], False, np.random.default_rng(0))
+                x = apply_transform(img, params, test_cfg["preprocess"], test_cfg["load_size"],
+                                    test_cfg["crop_size"])
+                y = tensor_to_image(self.model.translate(paddle.to_tensor(image_to_array(x)[None]),
+                                                         direction)[0])
+                rel_in, rel_out = f"images/{name}_real_{src}.png", f"images/{name}_fake_{dst}.png"
+                save_image(os.path.join(out_dir, direction, rel_in), x)
+                save_image(os.path.join(out_dir, direction, rel_out), y)
+                cells = [rel_in, rel_out]
+                gt_path = next((p for p in list_images(gt_dir) if os.path.splitext(
+                    os.path.relpath(p, gt_dir))[0] == name), None) if os.path.isdir(gt_dir) else None
+                if gt_path:
+                    gt = apply_transform(load_image(gt_path), params, test_cfg["preprocess"],
+                                         test_cfg["load_size"], test_cfg["crop_size"])
+                    save_image(os.path.join(out_dir, direction, f"images/{name}_gt_{dst}.png"), gt)
+                    cells.append(f"images/{name}_gt_{dst}.png")
+                    scores["psnr"].append(psnr(y, gt))
+                    scores["ssim"].append(ssim(y, gt))
+                    base.append(psnr(x, gt))
+                    cells.append(f"PSNR {scores['psnr'][-1]:.2f} dB, SSIM {scores['ssim'][-1]:.3f}")
+                rows.append((name, cells))
+            res = {"images": len(rows), "failed": failed}
+            if scores["psnr"]:
+                res.update(psnr=float(np.mean(scores["psnr"])), ssim=float(np.mean(scores["ssim"])),
+                           identity_psnr=float(np.mean(base)))
+                line = (f"{direction}: PSNR {res['psnr']:.2f} dB (identity baseline {res['identity_psnr']:.2f} dB), "
+                        f"SSIM {res['ssim']:.3f} over {len(rows)} images")
+            else:
+                line = f"{direction}: translated {len(rows)} images (no ground truth in {gt_dir})"
+            if failed:
+                line += f"; {len(failed)} unreadable files skipped: " + "; ".join(failed)
+            logger.info("evaluation %s", line)
+            lines.append(line)
+            results[direction] = res
+            columns = [f"input ({src})", f"output ({dst})"] + (["ground truth", "scores"] if scores["psnr"] else [])
+            write_results_page(os.path.join(out_dir, direction), f"{self.cfg['name']} {direction} ({tag})",
+                               columns, rows, [line])
+        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        index = "".join(f"<li><a href='{d}/index.html'>{d}</a></li>" for d in results)
+        write_results_page(out_dir, f"{self.cfg['name']} evaluation ({tag})", [], [], lines + [f"<ul>{index}</ul>"])
+        write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals", self._summary_lines())
+        self.model.train()
+        return results

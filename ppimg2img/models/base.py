@@ -1,0 +1,100 @@
+"""What every model shares: named nets, optimizers and schedulers, and their checkpoint state."""
+import paddle
+
+from ..engine.checkpoint import load_net_state, optimizer_state, set_optimizer_state
+from ..schedulers import build_lr_scheduler
+
+
+def build_optimizer(parameters, scheduler, name="adam", beta1=0.5, beta2=0.999, weight_decay=0.0):
+    """Adam with the original defaults (beta1 0.5, beta2 0.999). ``weight_decay`` is coupled L2,
+    as in torch.optim.Adam."""
+    if name != "adam":
+        raise ValueError(f"optimizer '{name}' is not supported; use 'adam'")
+    return paddle.optimizer.Adam(learning_rate=scheduler, beta1=beta1, beta2=beta2,
+                                 parameters=parameters, weight_decay=weight_decay or None)
+
+
+def set_requires_grad(nets, requires_grad):
+    """Freeze or unfreeze parameters (the original's set_requires_grad)."""
+    for net in nets:
+        for p in net.parameters():
+            p.stop_gradient = not requires_grad
+
+
+class BaseModel:
+    """Holds ``nets``, ``optimizers`` and ``schedulers`` dicts; subclasses fill them and
+    implement ``set_input``, ``train_step`` (returns a dict of float losses), ``translate``
+    and ``visuals``."""
+
+    #: names of the nets a predictor / evaluation needs (the rest are for training only)
+    inference_nets = ()
+
+    def __init__(self):
+        self.nets = {}
+        self.optimizers = {}
+        self.schedulers = {}
+
+    def setup_optimizers(self, groups, optimizer_cfg, scheduler_cfg):
+        """``groups``: {optimizer name: [nets]}; one LR scheduler per optimizer."""
+        cfg = dict(optimizer_cfg)
+        lr = cfg.pop("lr")
+        for opt_name, nets in groups.items():
+            params = [p for net in nets for p in net.parameters()]
+            sched = build_lr_scheduler(lr, **scheduler_cfg)
+            self.schedulers[opt_name] = sched
+            self.optimizers[opt_name] = build_optimizer(params, sched, **cfg)
+
+    def train(self):
+        for net in self.nets.values():
+            net.train()
+
+    def eval(self):
+        for net in self.nets.values():
+            net.eval()
+
+    def update_learning_rate(self, metric=None):
+        """Step every scheduler once per epoch, as the original does. ``plateau`` needs ``metric``."""
+        for sched in self.schedulers.values():
+            if isinstance(sched, paddle.optimizer.lr.ReduceOnPlateau):
+                if metric is not None:
+                    sched.step(metric)
+            else:
+                sched.step()
+
+    def current_lr(self):
+        return {name: opt.get_lr() for name, opt in self.optimizers.items()}
+
+    def extra_state(self):
+        """Model-specific state for checkpoints (for example image pools)."""
+        return {}
+
+    def set_extra_state(self, state):
+        pass
+
+    def state_dict(self):
+        return {
+            "nets": {k: v.state_dict() for k, v in self.nets.items()},
+            "optimizers": {k: optimizer_state(v) for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "extra": self.extra_state(),
+        }
+
+    def set_state_dict(self, state, source=""):
+        self.load_nets(state["nets"], source=source, strict=True)
+        for k, opt in self.optimizers.items():
+            set_optimizer_state(opt, state["optimizers"][k])
+        for k, sched in self.schedulers.items():
+            sched.set_state_dict(state["schedulers"][k])
+        self.set_extra_state(state.get("extra", {}))
+
+    def load_nets(self, nets_state, source="", strict=False):
+        """Load the nets found in ``nets_state``; with ``strict`` every net must be present.
+        Returns the names loaded."""
+        loaded = []
+        for name, net in self.nets.items():
+            if name in nets_state:
+                load_net_state(net, nets_state[name], name, source)
+                loaded.append(name)
+            elif strict:
+                raise KeyError(f"{source}: no weights for '{name}' in the checkpoint")
+        return loaded

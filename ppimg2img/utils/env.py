@@ -1,0 +1,83 @@
+"""Process set-up: threads, seeds, device, memory readings, logging."""
+import logging
+import os
+import random
+import resource
+import sys
+
+import numpy as np
+import paddle
+
+logger = logging.getLogger("ppimg2img")
+
+
+def set_threads(threads=None):
+    """Use ``threads`` CPU threads for Paddle's kernels (default: every core).
+
+    ``import paddle`` pins OMP_NUM_THREADS to 1 when it is unset; ppimg2img sets it to the
+    core count before that import, and this call applies the choice at run time too.
+    """
+    n = int(threads) if threads else (os.cpu_count() or 1)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    paddle.base.core.set_num_threads(n)
+    return n
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and Paddle (weight init, dropout)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    paddle.seed(seed)
+
+
+def set_device(device=None):
+    """'cpu', 'gpu' or None (GPU when Paddle was built with CUDA and sees one, else CPU)."""
+    if device in (None, "auto"):
+        device = "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    if device.startswith("gpu") and not paddle.is_compiled_with_cuda():
+        raise RuntimeError("device 'gpu' requested, but this Paddle build has no CUDA support. "
+                           "Install the GPU build (pip install -e \".[gpu]\") or use --device cpu.")
+    paddle.set_device(device)
+    return device
+
+
+def rng_state():
+    """Every random state a resumed run needs to continue exactly."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "paddle": paddle.get_rng_state()}
+    if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        state["paddle_cuda"] = paddle.get_cuda_rng_state()
+    return state
+
+
+def set_rng_state(state):
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    paddle.set_rng_state(state["paddle"])
+    if "paddle_cuda" in state and paddle.is_compiled_with_cuda():
+        paddle.set_cuda_rng_state(state["paddle_cuda"])
+
+
+def peak_memory_mb():
+    """Peak memory in MiB: GPU allocator peak on GPU, else the process's peak RSS."""
+    if paddle.get_device().startswith("gpu"):
+        return paddle.device.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def setup_logging(log_file=None, level=logging.INFO):
+    """Readable console logs (tqdm-safe) and, optionally, a log file in the run folder."""
+    logger.setLevel(level)
+    fmt = logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S")
+    for h in list(logger.handlers):
+        if getattr(h, "_ppimg2img", False):
+            logger.removeHandler(h)
+            h.close()
+    handlers = [logging.StreamHandler(sys.stdout)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        h._ppimg2img = True
+        logger.addHandler(h)
+    return logger
