@@ -99,6 +99,12 @@ class Trainer:
                                   f"counter state). Use --load for weight files.")
         self.model.set_state_dict(state, source=path)
         self.epoch, self.iter, self.epoch_iter = state["epoch"], state["iter"], state["epoch_iter"]
+        seed = state.get("config", {}).get("seed", self.cfg["seed"])
+        if seed != self.cfg["seed"]:
+            logger.warning("resuming with the checkpoint's seed %d (config says %d): the data order "
+                           "must stay the one the run started with", seed, self.cfg["seed"])
+            self.cfg["seed"] = seed
+            self._train_loader = None
         set_rng_state(state["rng"])
         logger.info("resumed from %s at epoch %d, iteration %d", path, self.epoch, self.iter)
 
@@ -175,13 +181,13 @@ class Trainer:
             bar.close()
             if self.epoch_iter >= n_batches:  # the epoch is complete
                 self.model.update_learning_rate()
-                if self.epoch % tcfg["save_epoch_interval"] == 0:
-                    self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{self.epoch:03d}.pdckpt"))
-                self.epoch, self.epoch_iter = self.epoch + 1, 0
+                done, self.epoch, self.epoch_iter = self.epoch, self.epoch + 1, 0
+                if done % tcfg["save_epoch_interval"] == 0:
+                    self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{done:03d}.pdckpt"))
             self.save_checkpoint()
         elapsed = time.time() - t_start
-        if self.iter > start_iter:
-            self.save_visuals()
+        if self.iter > start_iter and self.iter % tcfg["visual_interval"] != 0:
+            self.save_visuals()  # the final state, unless just saved
         logger.info("training done: %d iterations in %.1f s (%.2f it/s), checkpoint %s",
                     self.iter - start_iter, elapsed, (self.iter - start_iter) / max(elapsed, 1e-9),
                     self.latest_path)

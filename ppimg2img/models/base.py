@@ -11,7 +11,8 @@ def build_optimizer(parameters, scheduler, name="adam", beta1=0.5, beta2=0.999, 
     if name != "adam":
         raise ValueError(f"optimizer '{name}' is not supported; use 'adam'")
     return paddle.optimizer.Adam(learning_rate=scheduler, beta1=beta1, beta2=beta2,
-                                 parameters=parameters, weight_decay=weight_decay or None)
+                                 parameters=parameters, weight_decay=weight_decay or None,
+                                 use_multi_tensor=True)
 
 
 def set_requires_grad(nets, requires_grad):

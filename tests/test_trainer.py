@@ -1,0 +1,151 @@
+"""The training engine: exact resume, atomic checkpoints, NaN stop, visuals and evaluation pages."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from ppimg2img.config import load_config
+from ppimg2img.engine.checkpoint import CheckpointError, atomic_save, load_file
+from ppimg2img.engine.trainer import Trainer, TrainingDivergedError
+from ppimg2img.utils.image_io import load_image
+
+from conftest import tiny_cyclegan_config
+
+
+def _trainer(tmp_path, run, **overrides):
+    cfg = load_config(tiny_cyclegan_config(tmp_path), [f"output_dir={tmp_path / run}"] +
+                      [f"{k}={v}" for k, v in overrides.items()])
+    return Trainer(cfg)
+
+
+def _weights(trainer):
+    return {f"{n}.{k}": v.numpy().copy() for n, net in trainer.model.nets.items()
+            for k, v in net.state_dict().items()}
+
+
+def test_resume_continues_exactly(tmp_path):
+    """2N iterations in one run == N iterations, stop, --resume, N more (across epoch ends,
+    LR decay, image pool swaps and random crops/flips)."""
+    full = _trainer(tmp_path, "full", **{"train.max_iters": 10})
+    full.train(progress=False)
+
+    first = _trainer(tmp_path, "split", **{"train.max_iters": 5})
+    first.train(progress=False)
+    ckpt = os.path.join(first.run_dir, "checkpoints", "latest.pdckpt")
+    assert load_file(ckpt)["iter"] == 5
+    second = _trainer(tmp_path, "split", **{"train.max_iters": 10, "seed": 99})  # seed must come from the ckpt
+    second.resume(ckpt)
+    assert (second.epoch, second.iter, second.epoch_iter) == (2, 5, 1)
+    second.train(progress=False)
+
+    a, b = _weights(full), _weights(second)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=0, atol=1e-6, err_msg=k)
+    assert full.model.current_lr() == second.model.current_lr()
+    assert full.model.current_lr()["G"] == pytest.approx(2e-4 / 3)  # 2 epochs done: 1 - 2/(2+1)
+
+    # and the check could fail: a resume without the optimizer/pool state diverges
+    third = _trainer(tmp_path, "nostate", **{"train.max_iters": 10})
+    third.load_weights(ckpt)
+    third.iter, third.epoch, third.epoch_iter = 5, 2, 1
+    third.train(progress=False)
+    c = _weights(third)
+    assert max(np.abs(a[k] - c[k]).max() for k in a) > 1e-5
+
+
+def test_checkpoint_files_and_html(tmp_path):
+    t = _trainer(tmp_path, "run", **{"train.max_iters": 8, "train.save_epoch_interval": 1})
+    t.train(progress=False)
+    ckdir = os.path.join(t.run_dir, "checkpoints")
+    assert sorted(os.listdir(ckdir)) == ["epoch_001.pdckpt", "epoch_002.pdckpt", "latest.pdckpt"]
+    state = load_file(os.path.join(ckdir, "epoch_001.pdckpt"))
+    assert state["epoch"] == 2 and state["iter"] == 4
+    assert set(state["nets"]) == {"netG_A", "netG_B", "netD_A", "netD_B"}
+    assert set(state["optimizers"]) == {"G", "D"} and set(state["schedulers"]) == {"G", "D"}
+    assert "fake_A_pool" in state["extra"] and "rng" in state
+    # visuals every 4 iterations plus the last, listed newest first in index.html
+    grids = sorted(os.listdir(os.path.join(t.run_dir, "web", "images")))
+    assert grids == ["epoch001_iter0000004.png", "epoch002_iter0000008.png"]
+    grid = load_image(os.path.join(t.run_dir, "web", "images", grids[0]))
+    assert grid.shape[0] > 2 * 32 and grid.shape[1] > 4 * 32  # 2 rows x 4 images
+    page = open(os.path.join(t.run_dir, "index.html")).read()
+    assert page.index(grids[1]) < page.index(grids[0])
+    lines = open(os.path.join(t.run_dir, "losses.csv")).read().splitlines()
+    assert lines[0].startswith("epoch,iter,D_A,G_A,cycle_A,idt_A,D_B,G_B,cycle_B,idt_B")
+    assert len(lines) == 1 + 4  # log_interval 2
+
+
+def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = str(tmp_path / "latest.pdckpt")
+    atomic_save({"iter": 1}, path)
+    import paddle
+
+    def broken_save(obj, p):
+        with open(p, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(paddle, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_save({"iter": 2}, path)
+    monkeypatch.undo()
+    assert load_file(path)["iter"] == 1
+    assert os.listdir(tmp_path) == ["latest.pdckpt"]
+
+
+def test_corrupt_checkpoint_error_names_file(tmp_path):
+    bad = tmp_path / "latest.pdckpt"
+    bad.write_bytes(b"\x80\x04garbage")
+    with pytest.raises(CheckpointError, match="latest.pdckpt: cannot read checkpoint"):
+        load_file(str(bad))
+    with pytest.raises(CheckpointError, match="not found"):
+        load_file(str(tmp_path / "missing.pdckpt"))
+
+
+def test_resume_rejects_mismatched_architecture(tmp_path):
+    t = _trainer(tmp_path, "a", **{"train.max_iters": 1})
+    t.train(progress=False)
+    other = _trainer(tmp_path, "b", **{"model.generator.ngf": 8})
+    with pytest.raises(CheckpointError, match=r"netG_A\.model\.1\.weight: expected shape \[8, 3, 7, 7\], "
+                                              r"found \[4, 3, 7, 7\]"):
+        other.resume(t.latest_path)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    t = _trainer(tmp_path, "nan", **{"train.max_iters": 6, "train.save_latest_interval": 2})
+    real_step = t.model.train_step
+    calls = {"n": 0}
+
+    def step():
+        calls["n"] += 1
+        losses = real_step()
+        if calls["n"] == 3:
+            losses["G_A"] = float("nan")
+        return losses
+
+    t.model.train_step = step
+    with pytest.raises(TrainingDivergedError, match=r"G_A=nan at epoch 1, iteration 3.*latest\.pdckpt"):
+        t.train(progress=False)
+    assert load_file(t.latest_path)["iter"] == 2
+
+
+def test_evaluate_writes_pages_and_metrics(tmp_path):
+    t = _trainer(tmp_path, "ev", **{"train.max_iters": 2})
+    t.train(progress=False)
+    res = t.evaluate(tag="latest")
+    out = os.path.join(t.run_dir, "eval", "latest")
+    with open(os.path.join(out, "metrics.json")) as f:
+        saved = json.load(f)
+    assert saved == json.loads(json.dumps(res))
+    for d, (src, dst) in {"AtoB": ("A", "B"), "BtoA": ("B", "A")}.items():
+        assert res[d]["images"] == 2 and res[d]["failed"] == []
+        assert 0 < res[d]["psnr"] < 60 and -1 <= res[d]["ssim"] <= 1
+        assert 5 < res[d]["identity_psnr"] < 15
+        imgs = sorted(os.listdir(os.path.join(out, d, "images")))
+        assert len(imgs) == 6 and any(f"fake_{dst}" in n for n in imgs)
+        assert load_image(os.path.join(out, d, "images", imgs[0])).shape == (32, 32, 3)
+        page = open(os.path.join(out, d, "index.html")).read()
+        assert "PSNR" in page and "identity baseline" in page
+    assert "eval/latest/index.html" in open(os.path.join(t.run_dir, "index.html")).read()
