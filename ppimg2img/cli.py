@@ -24,12 +24,12 @@ def build_train_parser(prog="tools/main.py"):
 
 
 def resolve_config(args):
-    from .config import load_config
-    overrides = list(args.opt)
-    for flag, key in (("seed", "seed"), ("device", "device"), ("threads", "threads"), ("output_dir", "output_dir")):
-        value = getattr(args, flag)
+    from .config import load_config, parse_overrides
+    overrides = parse_overrides(args.opt)
+    for key in ("seed", "device", "threads", "output_dir"):
+        value = getattr(args, key)
         if value is not None:
-            overrides.append(f"{key}={value}")
+            overrides[key] = value  # as given: not parsed as YAML (--output-dir 2024 stays a path)
     cfg = load_config(args.config_file, overrides)
     cfg["name"] = cfg["name"] or os.path.splitext(os.path.basename(args.config_file))[0]
     cfg["output_dir"] = cfg["output_dir"] or os.path.join("output", cfg["name"])
@@ -47,6 +47,7 @@ def train_main(argv=None, prog="tools/main.py"):
         cfg = resolve_config(args)
         os.makedirs(cfg["output_dir"], exist_ok=True)
         setup_logging(os.path.join(cfg["output_dir"], "train.log"))
+        logger.propagate = False  # Paddle's import gives the root logger a handler: no double lines
         save_config(cfg, os.path.join(cfg["output_dir"], "config.yaml"))
         logger.info("config %s -> run folder %s", args.config_file, cfg["output_dir"])
         trainer = Trainer(cfg)

@@ -9,6 +9,7 @@ import copy
 import difflib
 import inspect
 import os
+import re
 
 import yaml
 
@@ -20,11 +21,26 @@ class ConfigError(ValueError):
 _ANY = object()
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``2e-4`` and ``1.0e4`` as floats (YAML 1.1 needs a dot and
+    a signed exponent, so PyYAML would keep them as strings)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
+
+
 class Field:
     """One leaf key: expected type(s), default, whether it is required, one-line help."""
 
     def __init__(self, types, default=None, required=False, help="", choices=None):
-        self.types = types if isinstance(types, tuple) else (types,)
+        types = types if isinstance(types, tuple) else (types,)
+        if float in types and int not in types:
+            types += (int,)  # an int is a valid float (lr: 1)
+        if default is None and not required and type(None) not in types:
+            types += (type(None),)  # null means "use the default behaviour"
+        self.types = types
         self.default = default
         self.required = required
         self.help = help
@@ -163,11 +179,14 @@ def parse_overrides(opts):
                               f"train.max_iters=10)")
         key, raw = opt.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else None
+            value = yaml.load(raw, Loader=_Loader) if raw != "" else None
         except yaml.YAMLError as err:
             raise ConfigError(f"override '{opt}': value is not valid YAML ({err})") from None
         node = result
         parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"override '{opt}': empty key name in '{key}' (expected key.sub=value, "
+                              f"for example train.max_iters=10)")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -199,9 +218,12 @@ def load_config(path, overrides=None, schema=None):
                           f"configs/quickstart_cyclegan.yaml)")
     try:
         with open(path, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f) or {}
-    except yaml.YAMLError as err:
+            cfg = yaml.load(f, Loader=_Loader) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys (model:, dataset:, ...), got "
+                          f"{type(cfg).__name__}")
     if isinstance(overrides, (list, tuple)):
         overrides = parse_overrides(overrides)
     cfg = merge(cfg, overrides or {})
