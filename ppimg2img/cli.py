@@ -45,9 +45,12 @@ def train_main(argv=None, prog="tools/main.py"):
     from .utils.env import logger, setup_logging
     try:
         cfg = resolve_config(args)
+        for flag, path in (("--resume", args.resume), ("--load", args.load)):
+            if path and not os.path.isfile(path):  # before anything in the run folder changes
+                raise CheckpointError(f"{flag} {path}: file not found (checkpoints are in "
+                                      f"<run folder>/checkpoints/, for example latest.pdckpt)")
         os.makedirs(cfg["output_dir"], exist_ok=True)
         setup_logging(os.path.join(cfg["output_dir"], "train.log"))
-        logger.propagate = False  # Paddle's import gives the root logger a handler: no double lines
         save_config(cfg, os.path.join(cfg["output_dir"], "config.yaml"))
         logger.info("config %s -> run folder %s", args.config_file, cfg["output_dir"])
         trainer = Trainer(cfg)
@@ -58,13 +61,16 @@ def train_main(argv=None, prog="tools/main.py"):
         if args.evaluate_only:
             if not (args.resume or args.load):
                 logger.warning("--evaluate-only without --load/--resume evaluates untrained weights")
-            trainer.evaluate(tag="evaluate")
+            trainer.evaluate(tag="evaluate", progress=not args.no_progress)
         else:
             trainer.train(progress=not args.no_progress)
             if cfg["train"]["eval_at_end"]:
-                trainer.evaluate(tag="latest")
+                trainer.evaluate(tag="latest", progress=not args.no_progress)
         logger.info("results: %s", os.path.join(cfg["output_dir"], "index.html"))
-    except (ConfigError, CheckpointError, TrainingDivergedError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, CheckpointError, TrainingDivergedError, OSError, ValueError, RuntimeError) as err:
+        # Expected failures (bad config, data, checkpoint) get one readable line; the traceback
+        # still goes to train.log for bug reports.
+        logger.debug("failure details", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ConfigError) else 1
     return 0
@@ -79,7 +85,7 @@ def main(argv=None):
     if argv[0] == "train":
         return train_main(argv[1:], prog="ppimg2img train")
     from .data.cyclegan_datasets import main as download_main
-    return download_main(argv[1:])
+    return download_main(argv[1:], prog="ppimg2img download")
 
 
 if __name__ == "__main__":

@@ -163,9 +163,10 @@ def validate(cfg, schema, where="config"):
         if not _type_ok(value, spec.types):
             raise ConfigError(f"{path}: expected {_type_names(spec.types)}, got "
                               f"{type(value).__name__} ({value!r})")
-        if spec.choices is not None and value not in spec.choices:
-            raise ConfigError(f"{path}: '{value}' is not one of {list(spec.choices)}."
-                              f"{_did_you_mean(value, spec.choices)}")
+        for item in (value if isinstance(value, list) else [value]) if spec.choices is not None else []:
+            if item not in spec.choices:  # a list field checks each of its items
+                raise ConfigError(f"{path}: '{item}' is not one of {list(spec.choices)}."
+                                  f"{_did_you_mean(item, spec.choices)}")
         out[key] = value
     return out
 

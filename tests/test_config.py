@@ -245,3 +245,11 @@ def test_save_config_round_trip_with_overrides(tmp_path):
     assert again == cfg
     assert again["train"]["max_iters"] == 3 and again["dataset"]["test"] is None
     assert yaml.safe_load(open(out))["model"]["generator"]["ngf"] == 4
+
+
+def test_list_items_are_checked_against_choices(tmp_path):
+    path = tiny_cyclegan_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"config\.eval\.directions: 'AtoC' is not one of \['AtoB', 'BtoA'\]\. "
+                                          r"Did you mean 'AtoB'\?"):
+        load_config(path, ["eval.directions=[AtoB, AtoC]"])
+    assert load_config(path, ["eval.directions=[BtoA]"])["eval"]["directions"] == ["BtoA"]

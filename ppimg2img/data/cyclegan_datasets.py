@@ -99,3 +99,32 @@ def download_cyclegan_dataset(name, root="datasets", base_url=None, progress=Tru
                             f"{', '.join(missing)} (expected {', '.join(expected)} in {name}/).")
     os.remove(zip_path)
     return target
+
+
+def main(argv=None, prog=None):
+    """Command line of data/download_cyclegan_dataset.py and ``ppimg2img download``."""
+    import argparse
+    import sys
+
+    from ..utils.download import DownloadError
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Download a CycleGAN dataset and extract it to ROOT/NAME "
+                    "(folders trainA, trainB, testA, testB).",
+        epilog="Available datasets: " + ", ".join(CYCLEGAN_DATASETS))
+    parser.add_argument("name", metavar="NAME", help="dataset name, one of: " + ", ".join(CYCLEGAN_DATASETS))
+    parser.add_argument("--root", default="datasets", help="folder that receives NAME/ (default: datasets)")
+    parser.add_argument("--base-url", default=None,
+                        help="server hosting NAME.zip (default: env PPIMG2IMG_DATASET_URL or "
+                             f"{OFFICIAL_BASE_URL})")
+    args = parser.parse_args(argv)
+    try:
+        path = download_cyclegan_dataset(args.name, root=args.root, base_url=args.base_url)
+    except ValueError as err:  # unknown name
+        parser.error(str(err))
+    except (DownloadError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Dataset '{args.name}' is ready in {path}")
+    return 0
+

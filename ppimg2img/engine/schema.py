@@ -60,6 +60,6 @@ CONFIG_SCHEMA = Section({
     }),
     "eval": Section({
         "max_images": Field(int, None, help="evaluate at most N images per direction"),
-        "directions": Field(list, ["AtoB", "BtoA"], help="which generators to evaluate"),
+        "directions": Field(list, ["AtoB", "BtoA"], choices=("AtoB", "BtoA"), help="which generators to evaluate"),
     }),
 })

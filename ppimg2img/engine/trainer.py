@@ -247,7 +247,7 @@ class Trainer:
         return lines
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, tag="latest"):
+    def evaluate(self, tag="latest", progress=True):
         """Translate the test set with each generator, write images, an HTML page and metrics
         (PSNR/SSIM against ground truth when ``test<X>_gt`` folders exist)."""
         test_cfg = self.cfg["dataset"]["test"]
@@ -265,7 +265,8 @@ class Trainer:
             gt_dir = os.path.join(root, f"{phase}{dst}_gt")
             rows, scores, base = [], {"psnr": [], "ssim": []}, []
             failed = []
-            for path in tqdm(files, desc=f"evaluate {direction}", leave=False, disable=len(files) < 5):
+            for path in tqdm(files, desc=f"evaluate {direction}", leave=False,
+                             disable=not progress or len(files) < 5):
                 name = os.path.splitext(os.path.relpath(path, os.path.join(root, phase + src)))[0]
                 try:
                     img = load_image(path)

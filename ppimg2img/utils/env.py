@@ -67,7 +67,8 @@ def peak_memory_mb():
 
 def setup_logging(log_file=None, level=logging.INFO):
     """Readable console logs (tqdm-safe) and, optionally, a log file in the run folder."""
-    logger.setLevel(level)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # Paddle's import gives the root logger a handler: no double lines
     fmt = logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S")
     for h in list(logger.handlers):
         if getattr(h, "_ppimg2img", False):
@@ -76,6 +77,7 @@ def setup_logging(log_file=None, level=logging.INFO):
     handlers = [logging.StreamHandler(sys.stdout)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    handlers[0].setLevel(level)  # the console gets INFO; the log file also keeps debug details
     for h in handlers:
         h.setFormatter(fmt)
         h._ppimg2img = True
