@@ -149,3 +149,24 @@ def test_evaluate_writes_pages_and_metrics(tmp_path):
         page = open(os.path.join(out, d, "index.html")).read()
         assert "PSNR" in page and "identity baseline" in page
     assert "eval/latest/index.html" in open(os.path.join(t.run_dir, "index.html")).read()
+
+
+def test_worker_processes_do_not_change_training(tmp_path):
+    """Data loaded by 2 worker processes trains to the same weights as in-process loading."""
+    runs = []
+    for workers in (0, 2):
+        t = _trainer(tmp_path, f"w{workers}", **{"train.max_iters": 3, "train.num_workers": workers})
+        t.train(progress=False)
+        runs.append(_weights(t))
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
+
+
+def test_plateau_policy_reduces_lr_when_loss_stalls(tmp_path):
+    t = _trainer(tmp_path, "plateau", **{"lr_scheduler.policy": "plateau", "train.max_iters": 4})
+    sched = t.model.schedulers["G"]
+    for _ in range(7):  # constant loss: no improvement for more than patience=5 epochs
+        t.model.update_learning_rate(metric=1.0)
+    assert sched.last_lr == pytest.approx(2e-4 * 0.2)
+    t.train(progress=False)  # the trainer feeds the epoch's mean loss without error
+    assert load_file(t.latest_path)["epoch"] == 2

@@ -77,6 +77,7 @@ class Trainer:
         sched = cfg["lr_scheduler"]
         self.total_epochs = cfg["train"]["epochs"] or (sched["n_epochs"] + sched["n_epochs_decay"])
         self.epoch, self.iter, self.epoch_iter = 1, 0, 0
+        self.epoch_loss = 0.0  # sum of this epoch's losses, for the 'plateau' LR policy
         self.latest_path = os.path.join(self.run_dir, "checkpoints", "latest.pdckpt")
         self._train_loader = None
 
@@ -84,6 +85,7 @@ class Trainer:
     def checkpoint_state(self):
         return {"format": FORMAT, "version": 1, **self.model.state_dict(),
                 "epoch": self.epoch, "iter": self.iter, "epoch_iter": self.epoch_iter,
+                "epoch_loss": self.epoch_loss,
                 "rng": rng_state(), "config": self.cfg}
 
     def save_checkpoint(self, path=None):
@@ -99,6 +101,7 @@ class Trainer:
                                   f"counter state). Use --load for weight files.")
         self.model.set_state_dict(state, source=path)
         self.epoch, self.iter, self.epoch_iter = state["epoch"], state["iter"], state["epoch_iter"]
+        self.epoch_loss = state.get("epoch_loss", 0.0)
         seed = state.get("config", {}).get("seed", self.cfg["seed"])
         if seed != self.cfg["seed"]:
             logger.warning("resuming with the checkpoint's seed %d (config says %d): the data order "
@@ -162,6 +165,7 @@ class Trainer:
                 self.model.set_input(batch)
                 losses = self.model.train_step()
                 self._check_finite(losses)
+                self.epoch_loss += sum(losses.values())
                 self.iter += 1
                 self.epoch_iter += 1
                 t_data = time.time()
@@ -180,7 +184,9 @@ class Trainer:
                     break
             bar.close()
             if self.epoch_iter >= n_batches:  # the epoch is complete
-                self.model.update_learning_rate()
+                # 'plateau' watches the epoch's mean total loss (the original passes a constant 0)
+                self.model.update_learning_rate(metric=self.epoch_loss / max(self.epoch_iter, 1))
+                self.epoch_loss = 0.0
                 done, self.epoch, self.epoch_iter = self.epoch, self.epoch + 1, 0
                 if done % tcfg["save_epoch_interval"] == 0:
                     self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{done:03d}.pdckpt"))
