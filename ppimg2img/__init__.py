@@ -1,12 +1,13 @@
 """ppimg2img: image-to-image translation with GANs on PaddlePaddle."""
 import os as _os
+import warnings as _warnings
 
 __version__ = "0.1.0"
 
-# Paddle's import pins OMP_NUM_THREADS to 1 when it is unset; use every core unless the
-# user chose otherwise (``--threads`` / config ``threads`` override at run time).
-_os.environ.setdefault("OMP_NUM_THREADS", str(_os.cpu_count() or 1))
+_user_threads = _os.environ.get("OMP_NUM_THREADS")
 
+# Paddle warns at import that ccache (for compiling custom C++ ops) is missing: irrelevant here.
+_warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 try:
     import paddle  # noqa: F401
 except ImportError as _err:  # pragma: no cover - exercised in a paddle-free subprocess test
@@ -15,3 +16,8 @@ except ImportError as _err:  # pragma: no cover - exercised in a paddle-free sub
         "your machine: pip install -e \".[cpu]\" (CPU) or pip install -e \".[gpu]\" (CUDA GPU). "
         f"(original error: {_err})"
     ) from None
+
+# Paddle's import pins OMP_NUM_THREADS to 1 when it is unset; use every core unless the user
+# set it (``--threads`` / config ``threads`` override at run time). Setting the variable before
+# the import would do the same but makes Paddle print a warning on every start.
+paddle.base.core.set_num_threads(int(_user_threads) if _user_threads else (_os.cpu_count() or 1))

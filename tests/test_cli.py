@@ -24,7 +24,7 @@ MAIN = os.path.join(ROOT, "tools", "main.py")
 
 def _env():
     env = dict(os.environ, PYTHONPATH=ROOT)
-    env.pop("OMP_NUM_THREADS", None)  # not needed: ppimg2img sets it before importing paddle
+    env.pop("OMP_NUM_THREADS", None)  # not needed: importing ppimg2img sets Paddle to every core
     return env
 
 

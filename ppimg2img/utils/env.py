@@ -14,11 +14,10 @@ logger = logging.getLogger("ppimg2img")
 def set_threads(threads=None):
     """Use ``threads`` CPU threads for Paddle's kernels (default: every core).
 
-    ``import paddle`` pins OMP_NUM_THREADS to 1 when it is unset; ppimg2img sets it to the
-    core count before that import, and this call applies the choice at run time too.
+    ``import paddle`` pins OMP_NUM_THREADS to 1 when it is unset; ``import ppimg2img`` already
+    switches Paddle to every core (or to the user's OMP_NUM_THREADS), this call changes it.
     """
     n = int(threads) if threads else (os.cpu_count() or 1)
-    os.environ["OMP_NUM_THREADS"] = str(n)
     paddle.base.core.set_num_threads(n)
     return n
 
@@ -65,6 +64,20 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class _TqdmConsoleHandler(logging.StreamHandler):
+    """Console lines printed through tqdm, so they appear above a progress bar, not inside it."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+
+    def emit(self, record):
+        try:
+            from tqdm import tqdm
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 def setup_logging(log_file=None, level=logging.INFO):
     """Readable console logs (tqdm-safe) and, optionally, a log file in the run folder."""
     logger.setLevel(logging.DEBUG)
@@ -74,7 +87,7 @@ def setup_logging(log_file=None, level=logging.INFO):
         if getattr(h, "_ppimg2img", False):
             logger.removeHandler(h)
             h.close()
-    handlers = [logging.StreamHandler(sys.stdout)]
+    handlers = [_TqdmConsoleHandler()]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     handlers[0].setLevel(level)  # the console gets INFO; the log file also keeps debug details
