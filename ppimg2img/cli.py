@@ -64,6 +64,8 @@ def train_main(argv=None, prog="tools/main.py"):
             trainer.evaluate(tag="evaluate", progress=not args.no_progress)
         else:
             trainer.train(progress=not args.no_progress)
+            if trainer.interrupted:
+                return 130
             if cfg["train"]["eval_at_end"]:
                 trainer.evaluate(tag="latest", progress=not args.no_progress)
         logger.info("results: %s", os.path.join(cfg["output_dir"], "index.html"))

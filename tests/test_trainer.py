@@ -200,3 +200,22 @@ def test_multi_tensor_adam_matches_per_parameter_adam():
     assert max(np.abs(a - b).max() for a, b in zip(before, results[0])) > 1e-4  # it did train
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-7)
+
+
+def test_ctrl_c_finishes_the_iteration_and_saves(tmp_path):
+    import signal
+    t = _trainer(tmp_path, "int", **{"train.max_iters": 8})
+    real_step = t.model.train_step
+    calls = {"n": 0}
+
+    def step():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of iteration 3
+        return real_step()
+
+    t.model.train_step = step
+    t.train(progress=False)
+    assert t.interrupted and t.iter == 3
+    assert load_file(t.latest_path)["iter"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -9,6 +9,8 @@ import csv
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -152,6 +154,8 @@ class Trainer:
         losses_csv = os.path.join(self.run_dir, "losses.csv")
         self.model.train()
         stop, losses, step_time = False, {}, None
+        self.interrupted = False
+        previous_handler = self._catch_ctrl_c()
         start_iter, t_start = self.iter, time.time()
         while self.epoch <= self.total_epochs and not stop:
             self.train_set.set_epoch(self.epoch)
@@ -179,7 +183,7 @@ class Trainer:
                     self.save_visuals()
                 if self.iter % tcfg["save_latest_interval"] == 0:
                     self.save_checkpoint()
-                if max_iters and self.iter >= max_iters:
+                if self.interrupted or (max_iters and self.iter >= max_iters):
                     stop = True
                     break
             bar.close()
@@ -191,6 +195,11 @@ class Trainer:
                 if done % tcfg["save_epoch_interval"] == 0:
                     self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{done:03d}.pdckpt"))
             self.save_checkpoint()
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+        if self.interrupted:
+            logger.warning("stopped by Ctrl-C after iteration %d; continue with --resume %s",
+                           self.iter, self.latest_path)
         elapsed = time.time() - t_start
         if self.iter > start_iter and self.iter % tcfg["visual_interval"] != 0:
             self.save_visuals()  # the final state, unless just saved
@@ -200,6 +209,19 @@ class Trainer:
         if vdl is not None:
             vdl.close()
         return losses
+
+    def _catch_ctrl_c(self):
+        """First Ctrl-C: finish the current iteration, save 'latest' and stop. Second: abort."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupted = True
+            logger.warning("Ctrl-C: finishing this iteration, then saving the latest checkpoint "
+                           "(press Ctrl-C again to abort without saving)")
+        return signal.signal(signal.SIGINT, handler)
 
     def _check_finite(self, losses):
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
