@@ -219,3 +219,20 @@ def test_ctrl_c_finishes_the_iteration_and_saves(tmp_path):
     assert t.interrupted and t.iter == 3
     assert load_file(t.latest_path)["iter"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_unreadable_training_image_is_reported_at_the_end(tmp_path, caplog):
+    """A corrupt file in trainA does not stop training, and the end-of-run summary names it even
+    when the workers (separate processes) met it."""
+    import logging
+
+    from ppimg2img.data.synthetic import ensure_synthetic_dataset
+    data = tmp_path / "shapes"
+    ensure_synthetic_dataset(str(data), n_train=4, n_test=2, size=32)
+    (data / "trainA" / "A_00001_broken.png").write_bytes(b"\x89PNG truncated")
+    t = _trainer(tmp_path, "bad", **{"train.max_iters": 5, "train.num_workers": 2, "dataset.synthetic": "null"})
+    with caplog.at_level(logging.WARNING, logger="ppimg2img"):
+        t.train(progress=False)
+    assert t.iter == 5
+    summary = [r.getMessage() for r in caplog.records if "unreadable training image" in r.getMessage()]
+    assert len(summary) == 1 and "A_00001_broken.png" in summary[0] and summary[0].startswith("1 unreadable")

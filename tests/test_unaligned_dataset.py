@@ -42,7 +42,7 @@ def test_items_shapes_and_length(root):
     assert [os.path.relpath(p, root) for p in ds.A_paths] == [
         "trainA/a0.png", "trainA/a1.PNG", "trainA/a4.png", "trainA/sub/a2.png", "trainA/sub/deep/a3.jpg"]
     item = ds[0]
-    assert set(item) == {"A", "B", "A_paths", "B_paths"}
+    assert set(item) == {"A", "B", "A_paths", "B_paths", "skipped"} and item["skipped"] == ""
     for k in ("A", "B"):
         assert item[k].shape == (3, 24, 24) and item[k].dtype == np.float32
         assert -1.0 <= item[k].min() and item[k].max() <= 1.0

@@ -106,8 +106,9 @@ class UnalignedDataset(paddle.io.Dataset):
     def __len__(self):
         return max(self.A_size, self.B_size)
 
-    def _load(self, paths, start, nc, rng):
-        """Load and transform paths[start] or, if unusable, the next usable file (start+1, ...)."""
+    def _load(self, paths, start, nc, rng, skipped):
+        """Load and transform paths[start] or, if unusable, the next usable file (start+1, ...);
+        unusable files found on the way are appended to ``skipped`` as 'path: reason'."""
         for k in range(len(paths)):
             path = paths[(start + k) % len(paths)]
             if path in self.bad_files:
@@ -121,6 +122,7 @@ class UnalignedDataset(paddle.io.Dataset):
             except (ImageReadError, ValueError) as e:
                 reason = e.reason if isinstance(e, ImageReadError) else str(e)
                 self.bad_files[path] = reason
+                skipped.append(f"{path}: {reason}")
                 logger.warning("skipping unusable image '%s': %s (using the next image instead)", path, reason)
                 continue
             img = apply_transform(img, params, self.preprocess, self.load_size, self.crop_size)
@@ -135,9 +137,11 @@ class UnalignedDataset(paddle.io.Dataset):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
         rng = np.random.default_rng([self.seed, self.epoch, index])
         index_B = index % self.B_size if self.serial_batches else int(rng.integers(self.B_size))
-        A_path, A = self._load(self.A_paths, index % self.A_size, self.input_nc, rng)
-        B_path, B = self._load(self.B_paths, index_B, self.output_nc, rng)
-        return {"A": A, "B": B, "A_paths": A_path, "B_paths": B_path}
+        skipped = []
+        A_path, A = self._load(self.A_paths, index % self.A_size, self.input_nc, rng, skipped)
+        B_path, B = self._load(self.B_paths, index_B, self.output_nc, rng, skipped)
+        # 'skipped' reaches the trainer even from worker processes, for the end-of-run report
+        return {"A": A, "B": B, "A_paths": A_path, "B_paths": B_path, "skipped": "\n".join(skipped)}
 
     def __repr__(self):
         return (f"UnalignedDataset(dataroot='{self.dataroot}', phase='{self.phase}', direction='{self.direction}', "

@@ -6,6 +6,7 @@ pools and optimizers are saved, and so a run resumed from any iteration continue
 an uninterrupted one.
 """
 import csv
+import datetime
 import json
 import math
 import os
@@ -139,76 +140,90 @@ class Trainer:
         return self._train_loader
 
     def train(self, progress=True):
-        """Train until ``train.epochs`` (or ``train.max_iters``); returns the last losses."""
+        """Train until ``train.epochs`` (or ``train.max_iters``, or Ctrl-C); returns the last losses."""
         tcfg = self.cfg["train"]
         loader = self._loader()
         n_batches = len(self.sampler.batches())
-        max_iters = tcfg["max_iters"]
-        total_iters = (self.total_epochs - 1) * n_batches + n_batches
-        if max_iters:
-            total_iters = min(total_iters, max_iters)
+        total_iters = self.total_epochs * n_batches
+        if tcfg["max_iters"]:
+            total_iters = min(total_iters, tcfg["max_iters"])
         logger.info("training %s on %d images (%d batches of %d per epoch), epochs %d-%d, %d threads, %s",
                     type(self.model).__name__, len(self.train_set), n_batches, tcfg["batch_size"],
                     self.epoch, self.total_epochs, self.threads, self.device)
-        vdl = self._visualdl() if tcfg["visualdl"] else None
-        losses_csv = os.path.join(self.run_dir, "losses.csv")
-        self.model.train()
-        stop, losses, step_time = False, {}, None
+        self._vdl = self._visualdl() if tcfg["visualdl"] else None
+        self._step_time = None
         self.interrupted = False
+        self.skipped_files = set()  # 'path: reason' of unreadable training images met in this run
+        self.model.train()
+        losses, start_iter, t_start = {}, self.iter, time.time()
         previous_handler = self._catch_ctrl_c()
-        start_iter, t_start = self.iter, time.time()
-        while self.epoch <= self.total_epochs and not stop:
-            self.train_set.set_epoch(self.epoch)
-            self.sampler.epoch, self.sampler.skip = self.epoch, self.epoch_iter
-            bar = tqdm(total=n_batches, initial=self.epoch_iter, desc=f"epoch {self.epoch}/{self.total_epochs}",
-                       disable=not progress, leave=False, dynamic_ncols=True)
-            t_data = time.time()
-            for batch in loader:
-                t0 = time.time()
-                data_time = t0 - t_data
-                self.model.set_input(batch)
-                losses = self.model.train_step()
-                self._check_finite(losses)
-                self.epoch_loss += sum(losses.values())
-                self.iter += 1
-                self.epoch_iter += 1
-                t_data = time.time()
-                dt = t_data - t0 + data_time
-                step_time = dt if step_time is None else 0.9 * step_time + 0.1 * dt
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                if self.iter % tcfg["log_interval"] == 0 or self.iter == max_iters:
-                    self._log(losses, data_time, step_time, total_iters, losses_csv, vdl)
-                if self.iter % tcfg["visual_interval"] == 0:
-                    self.save_visuals()
-                if self.iter % tcfg["save_latest_interval"] == 0:
-                    self.save_checkpoint()
-                if self.interrupted or (max_iters and self.iter >= max_iters):
-                    stop = True
-                    break
-            bar.close()
-            if self.epoch_iter >= n_batches:  # the epoch is complete
-                # 'plateau' watches the epoch's mean total loss (the original passes a constant 0)
-                self.model.update_learning_rate(metric=self.epoch_loss / max(self.epoch_iter, 1))
-                self.epoch_loss = 0.0
-                done, self.epoch, self.epoch_iter = self.epoch, self.epoch + 1, 0
-                if done % tcfg["save_epoch_interval"] == 0:
-                    self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{done:03d}.pdckpt"))
-            self.save_checkpoint()
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
+        try:
+            stop = False
+            while self.epoch <= self.total_epochs and not stop:
+                losses, stop = self._train_epoch(loader, n_batches, total_iters, progress)
+                self.save_checkpoint()
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+            if self._vdl is not None:
+                self._vdl.close()
         if self.interrupted:
             logger.warning("stopped by Ctrl-C after iteration %d; continue with --resume %s",
                            self.iter, self.latest_path)
+        if self.skipped_files:
+            logger.warning("%d unreadable training image(s) were skipped (replaced by the next image):\n  %s",
+                           len(self.skipped_files), "\n  ".join(sorted(self.skipped_files)))
         elapsed = time.time() - t_start
         if self.iter > start_iter and self.iter % tcfg["visual_interval"] != 0:
             self.save_visuals()  # the final state, unless just saved
         logger.info("training done: %d iterations in %.1f s (%.2f it/s), checkpoint %s",
                     self.iter - start_iter, elapsed, (self.iter - start_iter) / max(elapsed, 1e-9),
                     self.latest_path)
-        if vdl is not None:
-            vdl.close()
         return losses
+
+    def _train_epoch(self, loader, n_batches, total_iters, progress):
+        """The rest of the current epoch; returns (last losses, whether to stop early)."""
+        tcfg = self.cfg["train"]
+        max_iters = tcfg["max_iters"]
+        self.train_set.set_epoch(self.epoch)
+        self.sampler.epoch, self.sampler.skip = self.epoch, self.epoch_iter
+        losses, stop = {}, False
+        bar = tqdm(total=n_batches, initial=self.epoch_iter, desc=f"epoch {self.epoch}/{self.total_epochs}",
+                   disable=not progress, leave=False, dynamic_ncols=True)
+        t_data = time.time()
+        for batch in loader:
+            t0 = time.time()
+            data_time = t0 - t_data
+            self.model.set_input(batch)
+            self.skipped_files.update(line for item in batch.get("skipped", []) for line in item.split("\n") if line)
+            losses = self.model.train_step()
+            self._check_finite(losses)
+            self.epoch_loss += sum(losses.values())
+            self.iter += 1
+            self.epoch_iter += 1
+            t_data = time.time()
+            dt = t_data - t0 + data_time
+            self._step_time = dt if self._step_time is None else 0.9 * self._step_time + 0.1 * dt
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if self.iter % tcfg["log_interval"] == 0 or self.iter == max_iters:
+                self._log(losses, data_time, total_iters)
+            if self.iter % tcfg["visual_interval"] == 0:
+                self.save_visuals()
+            if self.iter % tcfg["save_latest_interval"] == 0:
+                self.save_checkpoint()
+            if self.interrupted or (max_iters and self.iter >= max_iters):
+                stop = True
+                break
+        bar.close()
+        if self.epoch_iter >= n_batches:  # the epoch is complete
+            # 'plateau' watches the epoch's mean total loss (the original passes a constant 0)
+            self.model.update_learning_rate(metric=self.epoch_loss / max(self.epoch_iter, 1))
+            self.epoch_loss = 0.0
+            done, self.epoch, self.epoch_iter = self.epoch, self.epoch + 1, 0
+            if done % tcfg["save_epoch_interval"] == 0:
+                self.save_checkpoint(os.path.join(self.run_dir, "checkpoints", f"epoch_{done:03d}.pdckpt"))
+        return losses, stop
 
     def _catch_ctrl_c(self):
         """First Ctrl-C: finish the current iteration, save 'latest' and stop. Second: abort."""
@@ -233,23 +248,25 @@ class Trainer:
             logger.error(msg)
             raise TrainingDivergedError(msg)
 
-    def _log(self, losses, data_time, step_time, total_iters, csv_path, vdl):
+    def _log(self, losses, data_time, total_iters):
         lr = self.model.current_lr()
         bs = self.cfg["train"]["batch_size"]
+        step_time = self._step_time
+        csv_path = os.path.join(self.run_dir, "losses.csv")
         eta = max(total_iters - self.iter, 0) * step_time
         logger.info("epoch %d iter %d | %s | lr %s | %.1f img/s, data %.3fs | eta %s | peak mem %.0f MB",
                     self.epoch, self.iter, " ".join(f"{k} {v:.3f}" for k, v in losses.items()),
                     " ".join(f"{v:.2e}" for v in lr.values()), bs / max(step_time, 1e-9), data_time,
-                    time.strftime("%H:%M:%S", time.gmtime(eta)), peak_memory_mb())
+                    datetime.timedelta(seconds=round(eta)), peak_memory_mb())
         new = not os.path.exists(csv_path)
         with open(csv_path, "a", newline="") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(["epoch", "iter"] + list(losses) + [f"lr_{k}" for k in lr])
             w.writerow([self.epoch, self.iter] + [f"{v:.6g}" for v in losses.values()] + list(lr.values()))
-        if vdl is not None:
+        if self._vdl is not None:
             for k, v in losses.items():
-                vdl.add_scalar(f"loss/{k}", v, self.iter)
+                self._vdl.add_scalar(f"loss/{k}", v, self.iter)
 
     def _visualdl(self):
         try:
