@@ -59,11 +59,13 @@ class Section:
 class Component:
     """A section built by a callable: ``select`` picks it from ``table`` (or ``table`` is the
     callable itself), other keys must be keyword arguments of that callable. ``extra`` holds
-    keys the engine consumes itself; ``exclude`` lists arguments the engine passes in."""
+    keys the engine consumes itself; ``exclude`` lists arguments the engine passes in;
+    ``choices`` maps argument names to their valid values (for example ``norm``)."""
 
     def __init__(self, table, select="name", default_name=None, extra=None, exclude=(), help="",
-                 optional=False):
+                 optional=False, choices=None):
         self.table = table
+        self.choices = choices or {}
         self.optional = optional
         self.select = select
         self.default_name = default_name
@@ -91,7 +93,8 @@ class Component:
                 continue
             required = p.default is inspect.Parameter.empty
             default = None if required else p.default
-            fields[p.name] = Field(_type_of(p, default), default, required=required)
+            fields[p.name] = Field(_type_of(p, default), default, required=required,
+                                   choices=self.choices.get(p.name))
         return fields
 
 

@@ -243,3 +243,12 @@ def test_readme_first_two_commands_exist():
             assert words[1] in ("train", "download"), command
             checked += 1
     assert checked >= 2, f"nothing checkable in {commands}"
+
+
+@pytest.mark.skipif(shutil.which("ppimg2img") is None, reason="package not pip-installed (CI installs it)")
+def test_installed_console_script():
+    proc = subprocess.run(["ppimg2img", "download", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert "ppimg2img download" in proc.stdout and "horse2zebra" in proc.stdout
+    proc = subprocess.run(["ppimg2img", "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "--resume" in proc.stdout

@@ -253,3 +253,21 @@ def test_list_items_are_checked_against_choices(tmp_path):
                                           r"Did you mean 'AtoB'\?"):
         load_config(path, ["eval.directions=[AtoB, AtoC]"])
     assert load_config(path, ["eval.directions=[BtoA]"])["eval"]["directions"] == ["BtoA"]
+
+
+def test_named_choices_are_checked_where_they_appear(tmp_path):
+    """Arguments that take one of a few names (norm, gan_mode, policy, preprocess, ...) are checked
+    at load time with a did-you-mean, not when the run builds them."""
+    path = tiny_cyclegan_config(tmp_path)
+    cases = {"model.generator.norm=batchnorm": r"config\.model\.generator\.norm: 'batchnorm' is not one of "
+                                               r"\['instance', 'batch', 'none'\]\. Did you mean 'batch'\?",
+             "model.gan_mode=lsgann": r"config\.model\.gan_mode: 'lsgann'.*Did you mean 'lsgan'\?",
+             "lr_scheduler.policy=linaer": r"config\.lr_scheduler\.policy: 'linaer'.*Did you mean 'linear'\?",
+             "dataset.train.preprocess=resize_crop": r"config\.dataset\.train\.preprocess: 'resize_crop'.*"
+                                                    r"Did you mean 'resize_and_crop'\?",
+             "dataset.test.direction=AtoC": r"config\.dataset\.test\.direction: 'AtoC'",
+             "model.init_type=gaussian": r"config\.model\.init_type: 'gaussian' is not one of"}
+    for override, message in cases.items():
+        with pytest.raises(ConfigError, match=message):
+            load_config(path, [override])
+    assert load_config(path, ["model.generator.norm=batch"])["model"]["generator"]["norm"] == "batch"

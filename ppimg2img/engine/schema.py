@@ -8,18 +8,29 @@ from ..config import Component, Field, Section
 from ..data import DATASETS
 from ..models import MODELS
 from ..nets import DISCRIMINATORS, GENERATORS
-from ..schedulers import build_lr_scheduler
+from ..schedulers import LR_POLICIES, build_lr_scheduler
+from ..data.transforms import PREPROCESS_MODES
+from ..data.unaligned import DIRECTIONS
+from ..losses import GAN_MODES
+from ..nets.init import INIT_TYPES
+from ..nets.norm import NORM_TYPES
+from ..nets.resnet_generator import PADDING_TYPES
 from ..models.base import build_optimizer
 
-GENERATOR = Component(GENERATORS, help="generator architecture and its arguments")
-DISCRIMINATOR = Component(DISCRIMINATORS, help="discriminator architecture and its arguments")
+#: valid values of arguments that take one of a few names, wherever they appear
+CHOICES = {"norm": NORM_TYPES, "padding_type": PADDING_TYPES, "gan_mode": GAN_MODES,
+           "init_type": INIT_TYPES, "policy": LR_POLICIES, "preprocess": PREPROCESS_MODES,
+           "direction": DIRECTIONS}
+
+GENERATOR = Component(GENERATORS, choices=CHOICES, help="generator architecture and its arguments")
+DISCRIMINATOR = Component(DISCRIMINATORS, choices=CHOICES, help="discriminator architecture and its arguments")
 
 MODEL = Component(
     MODELS, exclude=("generator", "discriminator", "is_train", "seed"),
-    extra={"generator": GENERATOR, "discriminator": DISCRIMINATOR},
+    extra={"generator": GENERATOR, "discriminator": DISCRIMINATOR}, choices=CHOICES,
     help="model class and its loss weights")
 
-DATASET = Component(DATASETS, exclude=("seed",), help="dataset class and its arguments")
+DATASET = Component(DATASETS, exclude=("seed",), choices=CHOICES, help="dataset class and its arguments")
 
 SYNTHETIC = Section({
     "n_train": Field(int, 200, help="training images per domain"),
@@ -37,14 +48,14 @@ CONFIG_SCHEMA = Section({
     "model": MODEL,
     "dataset": Section({
         "train": DATASET,
-        "test": Component(DATASETS, exclude=("seed",), optional=True,
+        "test": Component(DATASETS, exclude=("seed",), optional=True, choices=CHOICES,
                           help="evaluation dataset (phase: test); null to skip evaluation"),
         "synthetic": SYNTHETIC,
     }),
     "optimizer": Component(build_optimizer, exclude=("parameters", "scheduler"),
                            extra={"lr": Field(float, 0.0002, help="initial learning rate")},
                            help="Adam settings"),
-    "lr_scheduler": Component(build_lr_scheduler, exclude=("optimizer_lr",),
+    "lr_scheduler": Component(build_lr_scheduler, exclude=("optimizer_lr",), choices=CHOICES,
                               help="learning-rate policy, stepped once per epoch"),
     "train": Section({
         "epochs": Field(int, None, help="number of epochs (default: n_epochs + n_epochs_decay)"),
