@@ -149,6 +149,8 @@ def test_evaluate_writes_pages_and_metrics(tmp_path):
         page = open(os.path.join(out, d, "index.html")).read()
         assert "PSNR" in page and "identity baseline" in page
     assert "eval/latest/index.html" in open(os.path.join(t.run_dir, "index.html")).read()
+    overview = open(os.path.join(out, "index.html")).read()
+    assert "AtoB/index.html" in overview and "BtoA/index.html" in overview and "<table>" not in overview
 
 
 def test_worker_processes_do_not_change_training(tmp_path):

@@ -284,7 +284,7 @@ class Trainer:
         return path
 
     def _summary_lines(self):
-        lines = [f"iteration {self.iter}, epoch {self.epoch}", "<a href='train.log'>train.log</a> · "
+        lines = [f"iteration {self.iter}, epoch {min(self.epoch, self.total_epochs)} of {self.total_epochs}", "<a href='train.log'>train.log</a> · "
                  "<a href='losses.csv'>losses.csv</a> · <a href='config.yaml'>config.yaml</a>"]
         for tag in sorted(os.listdir(os.path.join(self.run_dir, "eval"))) if os.path.isdir(
                 os.path.join(self.run_dir, "eval")) else []:

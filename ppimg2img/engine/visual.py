@@ -87,5 +87,6 @@ def write_results_page(page_dir, title, columns, rows, metrics_lines=()):
         body.append(f"<tr><td class='m'>{html.escape(name)}</td>{''.join(tds)}</tr>")
     metrics = "<ul>" + "".join(f"<li>{m}</li>" for m in metrics_lines) + "</ul>" if metrics_lines else ""
     path = os.path.join(page_dir, "index.html")
-    _write(path, _page(title, f"{metrics}<table><tr>{head}</tr>{''.join(body)}</table>"))
+    table = f"<table><tr>{head}</tr>{''.join(body)}</table>" if rows else ""
+    _write(path, _page(title, metrics + table))
     return path
