@@ -238,3 +238,28 @@ def test_unreadable_training_image_is_reported_at_the_end(tmp_path, caplog):
     assert t.iter == 5
     summary = [r.getMessage() for r in caplog.records if "unreadable training image" in r.getMessage()]
     assert len(summary) == 1 and "A_00001_broken.png" in summary[0] and summary[0].startswith("1 unreadable")
+
+
+def test_grayscale_and_btoa_train_and_evaluate(tmp_path):
+    """input_nc/output_nc 1 and direction BtoA run end to end; evaluation follows the dataset's
+    direction (G_A translates testB when direction is BtoA)."""
+    t = _trainer(tmp_path, "gray", **{"train.max_iters": 2, "model.generator.input_nc": 1,
+                                      "model.generator.output_nc": 1, "dataset.train.input_nc": 1,
+                                      "dataset.train.output_nc": 1, "dataset.test.input_nc": 1,
+                                      "dataset.test.output_nc": 1, "dataset.train.direction": "BtoA",
+                                      "dataset.test.direction": "BtoA"})
+    assert t.model.nets["netG_A"].state_dict()["model.1.weight"].shape[1] == 1
+    t.train(progress=False)
+    res = t.evaluate()
+    assert res["AtoB"]["images"] == 2 and "psnr" in res["AtoB"]
+    names = sorted(os.listdir(os.path.join(t.run_dir, "eval", "latest", "AtoB", "images")))
+    assert any(n.endswith("_real_B.png") for n in names) and any(n.endswith("_fake_A.png") for n in names)
+    out = load_image(os.path.join(t.run_dir, "eval", "latest", "AtoB", "images",
+                                  next(n for n in names if n.endswith("_fake_A.png"))))
+    assert np.array_equal(out[..., 0], out[..., 1])  # one channel shown as gray
+
+
+def test_channel_mismatch_between_model_and_data_is_a_config_error(tmp_path):
+    from ppimg2img.config import ConfigError
+    with pytest.raises(ConfigError, match=r"model\.generator\.input_nc is 1 but dataset\.train\.input_nc is 3"):
+        _trainer(tmp_path, "mismatch", **{"model.generator.input_nc": 1})

@@ -14,10 +14,12 @@ import signal
 import threading
 import time
 
+import cv2
 import numpy as np
 import paddle
 from tqdm import tqdm
 
+from ..config import ConfigError
 from ..data import build_dataset
 from ..data.synthetic import ensure_synthetic_dataset
 from ..data.transforms import apply_transform, get_transform_params
@@ -71,6 +73,12 @@ class Trainer:
         set_seed(cfg["seed"])
 
         ds_cfg = cfg["dataset"]
+        gen_cfg = cfg["model"]["generator"]
+        for key in ("input_nc", "output_nc"):
+            for split in ("train", "test"):
+                if ds_cfg[split] is not None and gen_cfg.get(key, 3) != ds_cfg[split].get(key, 3):
+                    raise ConfigError(f"model.generator.{key} is {gen_cfg.get(key, 3)} but dataset.{split}.{key} "
+                                      f"is {ds_cfg[split].get(key, 3)}: set both to the same number of channels")
         if ds_cfg["synthetic"] is not None:
             ensure_synthetic_dataset(ds_cfg["train"]["dataroot"], **ds_cfg["synthetic"])
         model_cfg = dict(cfg["model"])
@@ -294,68 +302,23 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, tag="latest", progress=True):
         """Translate the test set with each generator, write images, an HTML page and metrics
-        (PSNR/SSIM against ground truth when ``test<X>_gt`` folders exist)."""
+        (PSNR/SSIM against ground truth when ``test<X>_gt`` folders exist, as the synthetic
+        dataset has). Directions are the model's: AtoB runs G_A on what the dataset calls A
+        (``testB`` when ``direction: BtoA``)."""
         test_cfg = self.cfg["dataset"]["test"]
         if test_cfg is None:
             logger.warning("dataset.test is not set: nothing to evaluate")
             return {}
-        root = test_cfg["dataroot"]
-        phase = test_cfg.get("phase", "test")
         out_dir = os.path.join(self.run_dir, "eval", tag)
         self.model.eval()
         results, lines = {}, []
         for direction in self.cfg["eval"]["directions"]:
-            src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
-            files = list_images(os.path.join(root, phase + src))[: self.cfg["eval"]["max_images"]]
-            gt_dir = os.path.join(root, f"{phase}{dst}_gt")
-            rows, scores, base = [], {"psnr": [], "ssim": []}, []
-            failed = []
-            for path in tqdm(files, desc=f"evaluate {direction}", leave=False,
-                             disable=not progress or len(files) < 5):
-                name = os.path.splitext(os.path.relpath(path, os.path.join(root, phase + src)))[0]
-                try:
-                    img = load_image(path)
-                except OSError as err:
-                    failed.append(f"{path}: {err}")
-                    continue
-                params = get_transform_params(img.shape[1::-1], test_cfg["preprocess"], test_cfg["load_size"],
-                                              test_cfg["crop_size"], False, np.random.default_rng(0))
-                x = apply_transform(img, params, test_cfg["preprocess"], test_cfg["load_size"],
-                                    test_cfg["crop_size"])
-                y = tensor_to_image(self.model.translate(paddle.to_tensor(image_to_array(x)[None]),
-                                                         direction)[0])
-                rel_in, rel_out = f"images/{name}_real_{src}.png", f"images/{name}_fake_{dst}.png"
-                save_image(os.path.join(out_dir, direction, rel_in), x)
-                save_image(os.path.join(out_dir, direction, rel_out), y)
-                cells = [rel_in, rel_out]
-                gt_path = next((p for p in list_images(gt_dir) if os.path.splitext(
-                    os.path.relpath(p, gt_dir))[0] == name), None) if os.path.isdir(gt_dir) else None
-                if gt_path:
-                    gt = apply_transform(load_image(gt_path), params, test_cfg["preprocess"],
-                                         test_cfg["load_size"], test_cfg["crop_size"])
-                    save_image(os.path.join(out_dir, direction, f"images/{name}_gt_{dst}.png"), gt)
-                    cells.append(f"images/{name}_gt_{dst}.png")
-                    scores["psnr"].append(psnr(y, gt))
-                    scores["ssim"].append(ssim(y, gt))
-                    base.append(psnr(x, gt))
-                    cells.append(f"PSNR {scores['psnr'][-1]:.2f} dB, SSIM {scores['ssim'][-1]:.3f}")
-                rows.append((name, cells))
-            res = {"images": len(rows), "failed": failed}
-            if scores["psnr"]:
-                res.update(psnr=float(np.mean(scores["psnr"])), ssim=float(np.mean(scores["ssim"])),
-                           identity_psnr=float(np.mean(base)))
-                line = (f"{direction}: PSNR {res['psnr']:.2f} dB (identity baseline {res['identity_psnr']:.2f} dB), "
-                        f"SSIM {res['ssim']:.3f} over {len(rows)} images")
-            else:
-                line = f"{direction}: translated {len(rows)} images (no ground truth in {gt_dir})"
-            if failed:
-                line += f"; {len(failed)} unreadable files skipped: " + "; ".join(failed)
+            res, line = self._evaluate_direction(test_cfg, direction, os.path.join(out_dir, direction),
+                                                 f"{self.cfg['name']} {direction} ({tag})", progress)
             logger.info("evaluation %s", line)
             lines.append(line)
-            results[direction] = res
-            columns = [f"input ({src})", f"output ({dst})"] + (["ground truth", "scores"] if scores["psnr"] else [])
-            write_results_page(os.path.join(out_dir, direction), f"{self.cfg['name']} {direction} ({tag})",
-                               columns, rows, [line])
+            if res is not None:
+                results[direction] = res
         with open(os.path.join(out_dir, "metrics.json"), "w") as f:
             json.dump(results, f, indent=2)
         index = "".join(f"<li><a href='{d}/index.html'>{d}</a></li>" for d in results)
@@ -363,3 +326,54 @@ class Trainer:
         write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals", self._summary_lines())
         self.model.train()
         return results
+
+    def _evaluate_direction(self, test_cfg, direction, page_dir, title, progress):
+        """One generator over one test folder; returns (metrics dict or None, summary line)."""
+        root, phase = test_cfg["dataroot"], test_cfg["phase"]
+        src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
+        if test_cfg["direction"] == "BtoA":
+            src, dst = dst, src
+        in_channels = test_cfg["input_nc"] if direction == "AtoB" else test_cfg["output_nc"]
+        src_dir, gt_dir = os.path.join(root, phase + src), os.path.join(root, f"{phase}{dst}_gt")
+        if not os.path.isdir(src_dir):
+            return None, f"{direction}: skipped, no folder {src_dir}"
+        ground_truth = ({os.path.splitext(os.path.relpath(p, gt_dir))[0]: p for p in list_images(gt_dir)}
+                        if os.path.isdir(gt_dir) else {})
+        files = list_images(src_dir)[: self.cfg["eval"]["max_images"]]
+        prep = (test_cfg["preprocess"], test_cfg["load_size"], test_cfg["crop_size"])
+        rows, psnrs, ssims, baseline, failed = [], [], [], [], []
+        for path in tqdm(files, desc=f"evaluate {direction}", leave=False, disable=not progress or len(files) < 5):
+            name = os.path.splitext(os.path.relpath(path, src_dir))[0]
+            try:
+                img = load_image(path)
+            except OSError as err:
+                failed.append(str(err))
+                continue
+            params = get_transform_params(img.shape[1::-1], *prep, False, np.random.default_rng(0))
+            x = apply_transform(img, params, *prep)
+            net_in = image_to_array(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if in_channels == 1 else x)
+            y = tensor_to_image(self.model.translate(paddle.to_tensor(net_in[None]), direction)[0])
+            cells = [f"images/{name}_real_{src}.png", f"images/{name}_fake_{dst}.png"]
+            save_image(os.path.join(page_dir, cells[0]), x)
+            save_image(os.path.join(page_dir, cells[1]), y)
+            if name in ground_truth:
+                gt = apply_transform(load_image(ground_truth[name]), params, *prep)
+                cells.append(f"images/{name}_gt_{dst}.png")
+                save_image(os.path.join(page_dir, cells[-1]), gt)
+                psnrs.append(psnr(y, gt))
+                ssims.append(ssim(y, gt))
+                baseline.append(psnr(x, gt))
+                cells.append(f"PSNR {psnrs[-1]:.2f} dB, SSIM {ssims[-1]:.3f}")
+            rows.append((name, cells))
+        res = {"images": len(rows), "failed": failed}
+        if psnrs:
+            res.update(psnr=float(np.mean(psnrs)), ssim=float(np.mean(ssims)), identity_psnr=float(np.mean(baseline)))
+            line = (f"{direction}: PSNR {res['psnr']:.2f} dB (identity baseline {res['identity_psnr']:.2f} dB), "
+                    f"SSIM {res['ssim']:.3f} over {len(rows)} images")
+        else:
+            line = f"{direction}: translated {len(rows)} images (no ground truth in {gt_dir})"
+        if failed:
+            line += f"; {len(failed)} unreadable files skipped: " + "; ".join(failed)
+        columns = [f"input ({src})", f"output ({dst})"] + (["ground truth", "scores"] if psnrs else [])
+        write_results_page(page_dir, title, columns, rows, [line])
+        return res, line
