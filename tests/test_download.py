@@ -5,6 +5,7 @@ import io
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -240,6 +241,47 @@ def test_corrupt_archive_is_reported_and_dropped(server, tmp_path, cache_home):
         download_cyclegan_dataset("maps", root=str(tmp_path / "ds"), base_url=server.url, progress=False)
     assert not (cache_home / "datasets" / "maps.zip").exists()  # a rerun downloads it again
     assert not (tmp_path / "ds" / "maps").exists()
+
+
+def corrupt_last_member(path, how):
+    """Damage the data of the last member of the zip at ``path`` (written by make_dataset_zip)."""
+    raw = bytearray(open(path, "rb").read())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.infolist()[-1]
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len  # first byte of the member's data
+    if how == "crc":  # stored member: flip bytes in the middle, the CRC-32 check fails
+        middle = start + info.compress_size // 2
+        raw[middle:middle + 4] = bytes(b ^ 0xFF for b in raw[middle:middle + 4])
+    elif how == "deflate":  # deflated member: reserved block type 11, zlib refuses the stream
+        raw[start] |= 0b110
+    else:  # "truncated": the central directory promises more bytes than the file holds
+        entry = raw.rfind(b"PK\x01\x02")
+        raw[entry + 20:entry + 28] = struct.pack("<II", 10 ** 6, 10 ** 6)
+    open(path, "wb").write(bytes(raw))
+
+
+@pytest.mark.parametrize("how, cause", [("crc", "Bad CRC-32"), ("deflate", "invalid block type"),
+                                        ("truncated", "file ends inside this member's data")])
+def test_corrupt_member_is_reported_and_dropped(server, tmp_path, cache_home, how, cause):
+    served = os.path.join(server.root, "facades.zip")
+    compression = zipfile.ZIP_DEFLATED if how == "deflate" else zipfile.ZIP_STORED
+    with zipfile.ZipFile(served, "w", compression=compression) as zf:
+        for i, folder in enumerate(("trainA", "trainB", "testA", "testB")):
+            zf.writestr(f"facades/{folder}/{i}.png", png_bytes(10 * i) * 20)
+    corrupt_last_member(served, how)
+    root = tmp_path / "ds"
+    with pytest.raises(DownloadError) as info:
+        download_cyclegan_dataset("facades", root=str(root), base_url=server.url, progress=False)
+    msg = str(info.value)
+    assert "facades/testB/3.png" in msg and re.search(cause, msg) and "facades.zip" in msg
+    assert not (cache_home / "datasets" / "facades.zip").exists()  # not kept in the cache
+    assert os.listdir(root) == []  # the members extracted before the bad one were removed too
+    # the next run downloads the archive again (here a good one) instead of failing on the cached copy
+    make_dataset_zip(served, "facades")
+    path = download_cyclegan_dataset("facades", root=str(root), base_url=server.url, progress=False)
+    assert (root / "facades" / "testB" / "3.png").is_file() and path == str(root / "facades")
+    assert [entry[0] for entry in server.log] == ["/facades.zip", "/facades.zip"]
 
 
 def test_cityscapes_is_not_distributed(tmp_path):

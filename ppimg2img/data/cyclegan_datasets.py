@@ -90,7 +90,8 @@ def download_cyclegan_dataset(name, root="datasets", base_url=None, progress=Tru
         extract_zip(zip_path, target, strip_top_dir=True)
     except ValueError as err:  # corrupt or unsafe archive: do not keep it in the cache
         os.remove(zip_path)
-        raise DownloadError(f"The archive downloaded from {url} is unusable: {err}") from None
+        raise DownloadError(f"The archive downloaded from {url} is unusable and was removed from the cache "
+                            f"(the next run downloads it again): {err}") from None
     missing = _missing_folders(target, expected)
     if missing:
         shutil.rmtree(target)

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
 from tqdm import tqdm
 
@@ -209,6 +210,9 @@ def extract_zip(zip_path, dest_dir, strip_top_dir=False):
     never holds a half-extracted archive. With ``strip_top_dir`` an archive whose members all
     live under one top-level folder (e.g. ``horse2zebra/trainA/...``) has that folder become
     ``dest_dir``. macOS ``__MACOSX/`` metadata is skipped. Returns ``dest_dir``.
+
+    Raises ValueError for an unusable archive: not a zip, unsafe member paths, or a corrupt
+    member (bad CRC, bad compressed data, truncated file); nothing is left behind then.
     """
     dest_dir = os.path.abspath(os.fspath(dest_dir))
     if os.path.exists(dest_dir):
@@ -226,7 +230,13 @@ def extract_zip(zip_path, dest_dir, strip_top_dir=False):
             _check_member(member.filename, zip_path)
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest_dir)}.extract-", dir=parent)
         try:
-            archive.extractall(tmp, members=members)
+            for member in members:  # one by one, to name the member that is corrupt
+                try:
+                    archive.extract(member, tmp)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as err:  # bad CRC / deflate data, truncated
+                    cause = str(err) or "the file ends inside this member's data, a truncated download?"
+                    raise ValueError(f"{zip_path} is corrupt: member {member.filename!r} cannot be extracted "
+                                     f"({cause}); delete it and download it again.") from None
             source = tmp
             if strip_top_dir:
                 entries = os.listdir(tmp)
