@@ -4,7 +4,8 @@ import warnings as _warnings
 
 __version__ = "0.1.0"
 
-_user_threads = _os.environ.get("OMP_NUM_THREADS")
+#: OMP_NUM_THREADS as the user set it (Paddle's import overwrites an unset one with 1)
+USER_OMP_THREADS = _os.environ.get("OMP_NUM_THREADS")
 
 # Paddle warns at import that ccache (for compiling custom C++ ops) is missing: irrelevant here.
 _warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
@@ -20,4 +21,6 @@ except ImportError as _err:  # pragma: no cover - exercised in a paddle-free sub
 # Paddle's import pins OMP_NUM_THREADS to 1 when it is unset; use every core unless the user
 # set it (``--threads`` / config ``threads`` override at run time). Setting the variable before
 # the import would do the same but makes Paddle print a warning on every start.
-paddle.base.core.set_num_threads(int(_user_threads) if _user_threads else (_os.cpu_count() or 1))
+from .utils.env import set_threads as _set_threads  # noqa: E402
+
+_set_threads(None)

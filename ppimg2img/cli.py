@@ -11,9 +11,10 @@ def build_train_parser(prog="tools/main.py"):
     p.add_argument("-o", "--opt", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config keys, for example -o train.max_iters=100 model.lambda_A=5 "
                         "(values are parsed as YAML)")
-    p.add_argument("--resume", metavar="CKPT", help="continue a run exactly: nets, optimizers, schedulers, "
-                                                    "counters, RNG states and image pools")
-    p.add_argument("--load", metavar="WEIGHTS", help="initialise network weights only (fine-tuning, evaluation)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--resume", metavar="CKPT", help="continue a run exactly: nets, optimizers, schedulers, "
+                                                        "counters, RNG states and image pools")
+    start.add_argument("--load", metavar="WEIGHTS", help="initialise network weights only (fine-tuning, evaluation)")
     p.add_argument("--evaluate-only", action="store_true", help="skip training, evaluate on dataset.test")
     p.add_argument("--seed", type=int, help="random seed (config key: seed)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="device (config key: device)")
@@ -51,13 +52,13 @@ def train_main(argv=None, prog="tools/main.py"):
                                       f"<run folder>/checkpoints/, for example latest.pdckpt)")
         os.makedirs(cfg["output_dir"], exist_ok=True)
         setup_logging(os.path.join(cfg["output_dir"], "train.log"))
-        save_config(cfg, os.path.join(cfg["output_dir"], "config.yaml"))
         logger.info("config %s -> run folder %s", args.config_file, cfg["output_dir"])
         trainer = Trainer(cfg)
         if args.resume:
-            trainer.resume(args.resume)
+            trainer.resume(args.resume)  # may take the seed the run started with
         elif args.load:
             trainer.load_weights(args.load)
+        save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"))
         if args.evaluate_only:
             if not (args.resume or args.load):
                 logger.warning("--evaluate-only without --load/--resume evaluates untrained weights")

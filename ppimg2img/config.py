@@ -34,7 +34,7 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
 class Field:
     """One leaf key: expected type(s), default, whether it is required, one-line help."""
 
-    def __init__(self, types, default=None, required=False, help="", choices=None):
+    def __init__(self, types, default=None, required=False, help="", choices=None, minimum=None):
         types = types if isinstance(types, tuple) else (types,)
         if float in types and int not in types:
             types += (int,)  # an int is a valid float (lr: 1)
@@ -45,6 +45,7 @@ class Field:
         self.required = required
         self.help = help
         self.choices = choices
+        self.minimum = minimum
 
 
 class Section:
@@ -166,6 +167,8 @@ def validate(cfg, schema, where="config"):
         if not _type_ok(value, spec.types):
             raise ConfigError(f"{path}: expected {_type_names(spec.types)}, got "
                               f"{type(value).__name__} ({value!r})")
+        if spec.minimum is not None and value is not None and value < spec.minimum:
+            raise ConfigError(f"{path}: must be at least {spec.minimum}, got {value}")
         for item in (value if isinstance(value, list) else [value]) if spec.choices is not None else []:
             if item not in spec.choices:  # a list field checks each of its items
                 raise ConfigError(f"{path}: '{item}' is not one of {list(spec.choices)}."

@@ -15,7 +15,8 @@ def build_lr_scheduler(optimizer_lr: float, policy: str = "linear", n_epochs: in
     """Return a paddle LRScheduler starting at ``optimizer_lr``.
 
     - 'linear': keep lr for ``n_epochs`` epochs, then decay linearly to 0 over
-      ``n_epochs_decay`` epochs (factor 1 - max(0, epoch + epoch_count - n_epochs) / (n_epochs_decay + 1)),
+      ``n_epochs_decay`` epochs (factor 1 - max(0, epoch + epoch_count - n_epochs) / (n_epochs_decay + 1),
+      never below 0); ``epoch_count`` is the epoch a run starts at (the trainer starts there),
     - 'step': multiply by 0.1 every ``lr_decay_iters`` epochs,
     - 'cosine': cosine annealing to 0 over ``n_epochs`` epochs,
     - 'plateau': multiply by 0.2 when the metric has not improved by 1% for 5 epochs.
@@ -23,7 +24,8 @@ def build_lr_scheduler(optimizer_lr: float, policy: str = "linear", n_epochs: in
     """
     if policy == "linear":
         def lambda_rule(epoch):
-            return 1.0 - max(0, epoch + epoch_count - n_epochs) / float(n_epochs_decay + 1)
+            # clamped at 0: epochs past n_epochs + n_epochs_decay must not turn the lr negative
+            return max(0.0, 1.0 - max(0, epoch + epoch_count - n_epochs) / float(n_epochs_decay + 1))
         return lr_sched.LambdaDecay(optimizer_lr, lr_lambda=lambda_rule)
     if policy == "step":
         return lr_sched.StepDecay(optimizer_lr, step_size=lr_decay_iters, gamma=0.1)

@@ -111,6 +111,7 @@ def test_resume_continues_from_the_checkpoint(run):
     state = load_file(str(tmp / "resumed" / "checkpoints" / "latest.pdckpt"))
     assert (state["epoch"], state["iter"], state["epoch_iter"]) == (2, 6, 2)
     assert json.loads((tmp / "resumed" / "eval" / "latest" / "metrics.json").read_text())["AtoB"]["images"] == 1
+    assert load_config(str(tmp / "resumed" / "config.yaml"))["seed"] == 5  # the saved config tells the truth
 
 
 def test_load_and_evaluate_only(run):
@@ -252,3 +253,20 @@ def test_installed_console_script():
     assert "ppimg2img download" in proc.stdout and "horse2zebra" in proc.stdout
     proc = subprocess.run(["ppimg2img", "train", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--resume" in proc.stdout
+
+
+def test_resume_and_load_are_mutually_exclusive():
+    with pytest.raises(SystemExit) as info:
+        build_train_parser().parse_args(["-c", "x.yaml", "--resume", "a", "--load", "b"])
+    assert info.value.code == 2
+
+
+def test_default_threads_follow_omp_num_threads():
+    code = "import ppimg2img; from ppimg2img.utils.env import default_threads; print(default_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["PYTHONPATH"] = ROOT
+    every_core = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert every_core.stdout.split()[-1] == str(len(os.sched_getaffinity(0)))
+    one = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "1"},
+                         capture_output=True, text=True, timeout=120)
+    assert one.stdout.split()[-1] == "1"

@@ -271,3 +271,12 @@ def test_named_choices_are_checked_where_they_appear(tmp_path):
         with pytest.raises(ConfigError, match=message):
             load_config(path, [override])
     assert load_config(path, ["model.generator.norm=batch"])["model"]["generator"]["norm"] == "batch"
+
+
+def test_counts_and_intervals_have_minimums(tmp_path):
+    path = tiny_cyclegan_config(tmp_path)
+    for override, message in {"train.visual_interval=0": r"config\.train\.visual_interval: must be at least 1, got 0",
+                              "train.batch_size=0": r"config\.train\.batch_size: must be at least 1",
+                              "train.num_workers=-1": r"config\.train\.num_workers: must be at least 0"}.items():
+        with pytest.raises(ConfigError, match=message):
+            load_config(path, [override])

@@ -78,3 +78,12 @@ def test_signature_and_errors():
         policy="linear", n_epochs=100, n_epochs_decay=100, epoch_count=1, lr_decay_iters=50)
     with pytest.raises(ValueError, match="linear, step, cosine, plateau"):
         build_lr_scheduler(0.1, "exponential")
+
+
+def test_linear_never_goes_negative_past_the_schedule():
+    s = build_lr_scheduler(2e-4, "linear", n_epochs=100, n_epochs_decay=100, epoch_count=51)
+    lrs = []
+    for _ in range(200):
+        s.step()
+        lrs.append(s.last_lr)
+    assert min(lrs) == 0.0 and lrs[-1] == 0.0

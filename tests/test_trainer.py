@@ -263,3 +263,81 @@ def test_channel_mismatch_between_model_and_data_is_a_config_error(tmp_path):
     from ppimg2img.config import ConfigError
     with pytest.raises(ConfigError, match=r"model\.generator\.input_nc is 1 but dataset\.train\.input_nc is 3"):
         _trainer(tmp_path, "mismatch", **{"model.generator.input_nc": 1})
+
+
+def test_run_starts_at_epoch_count_like_the_original(tmp_path):
+    """lr_scheduler.epoch_count: the original's --epoch_count, the epoch a (hand-continued) run
+    starts at; the linear decay is already under way there."""
+    t = _trainer(tmp_path, "ec", **{"lr_scheduler.epoch_count": 2, "train.max_iters": 4})
+    assert t.epoch == 2 and t.model.current_lr()["G"] == pytest.approx(2e-4 * 2 / 3)
+    t.train(progress=False)
+    assert load_file(t.latest_path)["epoch"] == 3
+
+
+def test_identity_loss_needs_equal_channels(tmp_path):
+    with pytest.raises(ValueError, match="model.lambda_identity must be 0 when generator input_nc != output_nc"):
+        _trainer(tmp_path, "idt", **{"model.generator.input_nc": 1, "dataset.train.input_nc": 1,
+                                     "dataset.test.input_nc": 1})
+
+
+def test_resume_rejects_incomplete_checkpoint(tmp_path):
+    t = _trainer(tmp_path, "inc", **{"train.max_iters": 1})
+    t.train(progress=False)
+    state = load_file(t.latest_path)
+    del state["nets"]["netD_B"]
+    broken = str(tmp_path / "broken.pdckpt")
+    atomic_save(state, broken)
+    with pytest.raises(CheckpointError, match="no weights for 'netD_B'"):
+        _trainer(tmp_path, "inc2").resume(broken)
+    del state["optimizers"]
+    atomic_save(state, broken)
+    with pytest.raises(CheckpointError, match=r"incomplete checkpoint, missing \['optimizers'\]"):
+        _trainer(tmp_path, "inc3").resume(broken)
+
+
+def test_resume_drops_abandoned_loss_rows_and_evaluation_survives_missing_folders(tmp_path):
+    t = _trainer(tmp_path, "csv", **{"train.max_iters": 4, "train.save_latest_interval": 2,
+                                     "train.log_interval": 1})
+    t.train(progress=False)
+    ckpt2 = str(tmp_path / "iter2.pdckpt")
+    state = load_file(os.path.join(t.run_dir, "checkpoints", "latest.pdckpt"))
+    assert state["iter"] == 4
+    # resume from an older checkpoint: rows 3-4 of losses.csv are from the abandoned future
+    t2 = _trainer(tmp_path, "csv", **{"train.max_iters": 3, "train.log_interval": 1})
+    first = _trainer(tmp_path, "csv_first", **{"train.max_iters": 2})
+    first.train(progress=False)
+    os.replace(first.latest_path, ckpt2)
+    t2.resume(ckpt2)
+    rows = open(os.path.join(t.run_dir, "losses.csv")).read().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["1", "2"]
+    t2.train(progress=False)
+    rows = open(os.path.join(t.run_dir, "losses.csv")).read().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["1", "2", "3"]
+    # a test phase without folders: evaluation reports and skips instead of failing
+    t2.cfg["dataset"]["test"]["phase"] = "val"
+    assert t2.evaluate(tag="val") == {}
+    assert os.path.exists(os.path.join(t.run_dir, "eval", "val", "metrics.json"))
+    assert "skipped, no folder" in open(os.path.join(t.run_dir, "eval", "val", "index.html")).read()
+
+
+def test_loader_workers_leave_ctrl_c_to_the_main_process():
+    import signal
+
+    from ppimg2img.engine.trainer import _worker_init
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        _worker_init(0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_resume_with_another_batch_size_keeps_the_images_done(tmp_path, caplog):
+    import logging
+    t = _trainer(tmp_path, "bs", **{"train.max_iters": 1, "train.batch_size": 2})
+    t.train(progress=False)
+    t2 = _trainer(tmp_path, "bs2", **{"train.max_iters": 3, "train.batch_size": 1})
+    with caplog.at_level(logging.WARNING, logger="ppimg2img"):
+        t2.resume(t.latest_path)
+    assert t2.epoch_iter == 2  # 1 batch of 2 images = 2 batches of 1
+    assert "batch size changed from 2 to 1" in caplog.text

@@ -33,9 +33,9 @@ MODEL = Component(
 DATASET = Component(DATASETS, exclude=("seed",), choices=CHOICES, help="dataset class and its arguments")
 
 SYNTHETIC = Section({
-    "n_train": Field(int, 200, help="training images per domain"),
-    "n_test": Field(int, 20, help="test images per domain"),
-    "size": Field(int, 64, help="image side in pixels"),
+    "n_train": Field(int, 200, minimum=1, help="training images per domain"),
+    "n_test": Field(int, 20, minimum=1, help="test images per domain"),
+    "size": Field(int, 64, minimum=32, help="image side in pixels"),
     "seed": Field(int, 0, help="generator seed"),
 }, optional=True, help="generate the synthetic unpaired dataset into dataset.train.dataroot if missing")
 
@@ -44,7 +44,7 @@ CONFIG_SCHEMA = Section({
     "output_dir": Field(str, None, help="run folder (default: output/<name>)"),
     "seed": Field(int, 0, help="random seed for weights, data order, augmentation and pools"),
     "device": Field(str, "auto", choices=("auto", "cpu", "gpu"), help="where to run"),
-    "threads": Field(int, None, help="CPU threads for Paddle (default: every core)"),
+    "threads": Field(int, None, minimum=1, help="CPU threads for Paddle (default: every core)"),
     "model": MODEL,
     "dataset": Section({
         "train": DATASET,
@@ -58,19 +58,19 @@ CONFIG_SCHEMA = Section({
     "lr_scheduler": Component(build_lr_scheduler, exclude=("optimizer_lr",), choices=CHOICES,
                               help="learning-rate policy, stepped once per epoch"),
     "train": Section({
-        "epochs": Field(int, None, help="number of epochs (default: n_epochs + n_epochs_decay)"),
-        "max_iters": Field(int, None, help="stop after this many iterations in total (for quick runs)"),
-        "batch_size": Field(int, 1, help="images per batch"),
-        "num_workers": Field(int, 2, help="data-loading worker processes (0: load in the main process)"),
-        "log_interval": Field(int, 100, help="log losses every N iterations"),
-        "visual_interval": Field(int, 400, help="save a visuals grid every N iterations"),
-        "save_epoch_interval": Field(int, 5, help="keep a checkpoint every N epochs (latest is always kept)"),
-        "save_latest_interval": Field(int, 5000, help="also refresh 'latest' every N iterations"),
+        "epochs": Field(int, None, minimum=1, help="number of epochs (default: n_epochs + n_epochs_decay)"),
+        "max_iters": Field(int, None, minimum=1, help="stop after this many iterations in total (for quick runs)"),
+        "batch_size": Field(int, 1, minimum=1, help="images per batch"),
+        "num_workers": Field(int, 2, minimum=0, help="data-loading worker processes (0: load in the main process)"),
+        "log_interval": Field(int, 100, minimum=1, help="log losses every N iterations"),
+        "visual_interval": Field(int, 400, minimum=1, help="save a visuals grid every N iterations"),
+        "save_epoch_interval": Field(int, 5, minimum=1, help="keep a checkpoint every N epochs (latest is always kept)"),
+        "save_latest_interval": Field(int, 5000, minimum=1, help="also refresh 'latest' every N iterations"),
         "eval_at_end": Field(bool, True, help="evaluate on dataset.test when training ends"),
         "visualdl": Field(bool, False, help="write VisualDL scalars (pip install visualdl)"),
     }),
     "eval": Section({
-        "max_images": Field(int, None, help="evaluate at most N images per direction"),
+        "max_images": Field(int, None, minimum=1, help="evaluate at most N images per direction"),
         "directions": Field(list, ["AtoB", "BtoA"], choices=("AtoB", "BtoA"), help="which generators to evaluate"),
     }),
 })

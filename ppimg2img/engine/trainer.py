@@ -14,9 +14,9 @@ import signal
 import threading
 import time
 
-import cv2
 import numpy as np
 import paddle
+from PIL import Image
 from tqdm import tqdm
 
 from ..config import ConfigError
@@ -57,8 +57,10 @@ class EpochBatchSampler(paddle.io.BatchSampler):
 
 
 def _worker_init(_worker_id):
+    """Loader workers: one OpenCV thread each, and Ctrl-C is the main process's business."""
     import cv2
     cv2.setNumThreads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Trainer:
@@ -87,7 +89,8 @@ class Trainer:
 
         sched = cfg["lr_scheduler"]
         self.total_epochs = cfg["train"]["epochs"] or (sched["n_epochs"] + sched["n_epochs_decay"])
-        self.epoch, self.iter, self.epoch_iter = 1, 0, 0
+        # the original starts at --epoch_count (1 unless continuing an old run by hand)
+        self.epoch, self.iter, self.epoch_iter = sched["epoch_count"], 0, 0
         self.epoch_loss = 0.0  # sum of this epoch's losses, for the 'plateau' LR policy
         self.latest_path = os.path.join(self.run_dir, "checkpoints", "latest.pdckpt")
         self._train_loader = None
@@ -96,7 +99,7 @@ class Trainer:
     def checkpoint_state(self):
         return {"format": FORMAT, "version": 1, **self.model.state_dict(),
                 "epoch": self.epoch, "iter": self.iter, "epoch_iter": self.epoch_iter,
-                "epoch_loss": self.epoch_loss,
+                "epoch_loss": self.epoch_loss, "batch_size": self.cfg["train"]["batch_size"],
                 "rng": rng_state(), "config": self.cfg}
 
     def save_checkpoint(self, path=None):
@@ -110,8 +113,18 @@ class Trainer:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a full ppimg2img checkpoint (it has no optimizer and "
                                   f"counter state). Use --load for weight files.")
+        missing = [k for k in ("nets", "optimizers", "schedulers", "epoch", "iter", "epoch_iter", "rng")
+                   if k not in state]
+        if missing:
+            raise CheckpointError(f"{path}: incomplete checkpoint, missing {missing}")
         self.model.set_state_dict(state, source=path)
         self.epoch, self.iter, self.epoch_iter = state["epoch"], state["iter"], state["epoch_iter"]
+        old_bs, new_bs = state.get("batch_size", self.cfg["train"]["batch_size"]), self.cfg["train"]["batch_size"]
+        if old_bs != new_bs:
+            self.epoch_iter = self.epoch_iter * old_bs // new_bs  # same images done, in new batches
+            logger.warning("batch size changed from %d to %d: the run continues, but not exactly as an "
+                           "uninterrupted run would", old_bs, new_bs)
+        self._truncate_loss_log()
         self.epoch_loss = state.get("epoch_loss", 0.0)
         seed = state.get("config", {}).get("seed", self.cfg["seed"])
         if seed != self.cfg["seed"]:
@@ -121,6 +134,18 @@ class Trainer:
             self._train_loader = None
         set_rng_state(state["rng"])
         logger.info("resumed from %s at epoch %d, iteration %d", path, self.epoch, self.iter)
+
+    def _truncate_loss_log(self):
+        """Drop losses.csv rows after the resumed iteration (they belong to the abandoned future)."""
+        path = os.path.join(self.run_dir, "losses.csv")
+        if not os.path.exists(path):
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [r for r in rows[1:] if int(r[1]) <= self.iter]
+        with open(path + ".tmp", "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+        os.replace(path + ".tmp", path)
 
     def load_weights(self, path):
         """Load network weights only, from a full checkpoint or a {net name: state_dict} file."""
@@ -287,17 +312,16 @@ class Trainer:
     def save_visuals(self):
         path = os.path.join(self.run_dir, "web", "images", f"epoch{self.epoch:03d}_iter{self.iter:07d}.png")
         save_grid(self.model.visuals(), path)
-        write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals",
-                            self._summary_lines())
+        self.write_training_page()
         return path
 
-    def _summary_lines(self):
-        lines = [f"iteration {self.iter}, epoch {min(self.epoch, self.total_epochs)} of {self.total_epochs}", "<a href='train.log'>train.log</a> · "
-                 "<a href='losses.csv'>losses.csv</a> · <a href='config.yaml'>config.yaml</a>"]
-        for tag in sorted(os.listdir(os.path.join(self.run_dir, "eval"))) if os.path.isdir(
-                os.path.join(self.run_dir, "eval")) else []:
-            lines.append(f"<a href='eval/{tag}/index.html'>evaluation: {tag}</a>")
-        return lines
+    def write_training_page(self):
+        eval_dir = os.path.join(self.run_dir, "eval")
+        tags = sorted(os.listdir(eval_dir)) if os.path.isdir(eval_dir) else []
+        links = [(f"eval/{tag}/index.html", f"evaluation: {tag}") for tag in tags]
+        links += [("train.log", "train.log"), ("losses.csv", "losses.csv"), ("config.yaml", "config.yaml")]
+        notes = [f"iteration {self.iter}, epoch {min(self.epoch, self.total_epochs)} of {self.total_epochs}"]
+        write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals", notes, links)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, tag="latest", progress=True):
@@ -319,11 +343,14 @@ class Trainer:
             lines.append(line)
             if res is not None:
                 results[direction] = res
-        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = os.path.join(out_dir, "metrics.json.tmp")
+        with open(tmp, "w") as f:
             json.dump(results, f, indent=2)
-        index = "".join(f"<li><a href='{d}/index.html'>{d}</a></li>" for d in results)
-        write_results_page(out_dir, f"{self.cfg['name']} evaluation ({tag})", [], [], lines + [f"<ul>{index}</ul>"])
-        write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals", self._summary_lines())
+        os.replace(tmp, os.path.join(out_dir, "metrics.json"))
+        write_results_page(out_dir, f"{self.cfg['name']} evaluation ({tag})", [], [], lines,
+                           [(f"{d}/index.html", d) for d in results])
+        self.write_training_page()
         self.model.train()
         return results
 
@@ -339,7 +366,8 @@ class Trainer:
             return None, f"{direction}: skipped, no folder {src_dir}"
         ground_truth = ({os.path.splitext(os.path.relpath(p, gt_dir))[0]: p for p in list_images(gt_dir)}
                         if os.path.isdir(gt_dir) else {})
-        files = list_images(src_dir)[: self.cfg["eval"]["max_images"]]
+        limit = test_cfg["max_dataset_size"]
+        files = list_images(src_dir)[: None if limit == math.inf else limit][: self.cfg["eval"]["max_images"]]
         prep = (test_cfg["preprocess"], test_cfg["load_size"], test_cfg["crop_size"])
         rows, psnrs, ssims, baseline, failed = [], [], [], [], []
         for path in tqdm(files, desc=f"evaluate {direction}", leave=False, disable=not progress or len(files) < 5):
@@ -351,13 +379,18 @@ class Trainer:
                 continue
             params = get_transform_params(img.shape[1::-1], *prep, False, np.random.default_rng(0))
             x = apply_transform(img, params, *prep)
-            net_in = image_to_array(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if in_channels == 1 else x)
+            net_in = image_to_array(np.asarray(Image.fromarray(x).convert("L")) if in_channels == 1 else x)
             y = tensor_to_image(self.model.translate(paddle.to_tensor(net_in[None]), direction)[0])
             cells = [f"images/{name}_real_{src}.png", f"images/{name}_fake_{dst}.png"]
             save_image(os.path.join(page_dir, cells[0]), x)
             save_image(os.path.join(page_dir, cells[1]), y)
+            gt = None
             if name in ground_truth:
-                gt = apply_transform(load_image(ground_truth[name]), params, *prep)
+                try:
+                    gt = apply_transform(load_image(ground_truth[name]), params, *prep)
+                except OSError as err:
+                    failed.append(str(err))
+            if gt is not None:
                 cells.append(f"images/{name}_gt_{dst}.png")
                 save_image(os.path.join(page_dir, cells[-1]), gt)
                 psnrs.append(psnr(y, gt))

@@ -45,20 +45,26 @@ def _page(title, body, refresh=None):
 
 
 def _write(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
 
 
-def write_training_page(run_dir, title, summary_lines=()):
-    """index.html in the run folder: evaluation results (if any), then every saved visuals
-    grid, newest first, like the original project's training web page."""
+def _notes(notes, links):
+    """A list of plain-text notes (escaped: they hold paths and error messages) and links."""
+    items = [html.escape(n) for n in notes]
+    items += [f"<a href='{html.escape(href)}'>{html.escape(label)}</a>" for href, label in links]
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
+
+
+def write_training_page(run_dir, title, notes=(), links=()):
+    """index.html in the run folder: notes and links (evaluations, logs), then every saved
+    visuals grid, newest first, like the original project's training web page."""
     img_dir = os.path.join(run_dir, "web", "images")
     grids = sorted(os.listdir(img_dir), reverse=True) if os.path.isdir(img_dir) else []
-    parts = []
-    if summary_lines:
-        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary_lines) + "</ul>")
+    parts = [_notes(notes, links)]
     for name in grids:
         label = os.path.splitext(name)[0].replace("_", " ")
         parts.append(f"<h3>{html.escape(label)}</h3><img src='web/images/{html.escape(name)}'>")
@@ -70,9 +76,9 @@ def write_training_page(run_dir, title, summary_lines=()):
     return path
 
 
-def write_results_page(page_dir, title, columns, rows, metrics_lines=()):
+def write_results_page(page_dir, title, columns, rows, notes=(), links=()):
     """An HTML table: one row per image, ``columns`` headers, cells are image paths relative to
-    ``page_dir`` (or text)."""
+    ``page_dir`` (or text); plain-text ``notes`` and ``links`` above it."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["name"] + list(columns))
     body = []
     for name, cells in rows:
@@ -85,8 +91,7 @@ def write_results_page(page_dir, title, columns, rows, metrics_lines=()):
             else:
                 tds.append(f"<td class='m'>{html.escape(cell)}</td>")
         body.append(f"<tr><td class='m'>{html.escape(name)}</td>{''.join(tds)}</tr>")
-    metrics = "<ul>" + "".join(f"<li>{m}</li>" for m in metrics_lines) + "</ul>" if metrics_lines else ""
-    path = os.path.join(page_dir, "index.html")
     table = f"<table><tr>{head}</tr>{''.join(body)}</table>" if rows else ""
-    _write(path, _page(title, metrics + table))
+    path = os.path.join(page_dir, "index.html")
+    _write(path, _page(title, _notes(notes, links) + table))
     return path

@@ -1,7 +1,7 @@
 """What every model shares: named nets, optimizers and schedulers, and their checkpoint state."""
 import paddle
 
-from ..engine.checkpoint import load_net_state, optimizer_state, set_optimizer_state
+from ..engine.checkpoint import CheckpointError, load_net_state, optimizer_state, set_optimizer_state
 from ..schedulers import build_lr_scheduler
 
 
@@ -82,6 +82,10 @@ class BaseModel:
 
     def set_state_dict(self, state, source=""):
         self.load_nets(state["nets"], source=source, strict=True)
+        for kind, own in (("optimizers", self.optimizers), ("schedulers", self.schedulers)):
+            missing = [k for k in own if k not in state[kind]]
+            if missing:
+                raise CheckpointError(f"{source}: no state for {kind} {missing} in the checkpoint")
         for k, opt in self.optimizers.items():
             set_optimizer_state(opt, state["optimizers"][k])
         for k, sched in self.schedulers.items():
@@ -97,5 +101,5 @@ class BaseModel:
                 load_net_state(net, nets_state[name], name, source)
                 loaded.append(name)
             elif strict:
-                raise KeyError(f"{source}: no weights for '{name}' in the checkpoint")
+                raise CheckpointError(f"{source}: no weights for '{name}' in the checkpoint")
         return loaded

@@ -32,6 +32,9 @@ class CycleGANModel(BaseModel):
         self.gan_mode = gan_mode
         g_cfg = dict(generator)
         g_name = g_cfg.pop("name")
+        if lambda_identity > 0 and g_cfg.get("input_nc", 3) != g_cfg.get("output_nc", 3):
+            raise ValueError("model.lambda_identity must be 0 when generator input_nc != output_nc: the "
+                             "identity loss compares G_A(B) with B, which needs equal channels (as the original)")
         self.nets["netG_A"] = build_generator(g_name, **g_cfg)
         self.nets["netG_B"] = build_generator(g_name, **{**g_cfg, "input_nc": g_cfg.get("output_nc", 3),
                                                           "output_nc": g_cfg.get("input_nc", 3)})

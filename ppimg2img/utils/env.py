@@ -11,13 +11,22 @@ import paddle
 logger = logging.getLogger("ppimg2img")
 
 
-def set_threads(threads=None):
-    """Use ``threads`` CPU threads for Paddle's kernels (default: every core).
+def default_threads():
+    """The user's OMP_NUM_THREADS if they set one before ``import ppimg2img``, else every core
+    this process may run on."""
+    import ppimg2img
+    if ppimg2img.USER_OMP_THREADS:
+        return int(ppimg2img.USER_OMP_THREADS)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
-    ``import paddle`` pins OMP_NUM_THREADS to 1 when it is unset; ``import ppimg2img`` already
-    switches Paddle to every core (or to the user's OMP_NUM_THREADS), this call changes it.
+
+def set_threads(threads=None):
+    """Use ``threads`` CPU threads for Paddle's kernels (None: ``default_threads()``).
+
+    ``import paddle`` pins OMP_NUM_THREADS to 1 when it is unset; ``import ppimg2img`` calls
+    this with None, so Paddle uses every core unless the user said otherwise.
     """
-    n = int(threads) if threads else (os.cpu_count() or 1)
+    n = int(threads) if threads else default_threads()
     paddle.base.core.set_num_threads(n)
     return n
 
@@ -43,18 +52,24 @@ def set_device(device=None):
 def rng_state():
     """Every random state a resumed run needs to continue exactly."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "paddle": paddle.get_rng_state()}
+             "paddle": paddle.get_rng_state("cpu")}
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
         state["paddle_cuda"] = paddle.get_cuda_rng_state()
     return state
 
 
 def set_rng_state(state):
+    """Restore ``rng_state()``; GPU states only where the GPU count matches (a checkpoint from
+    a GPU machine resumes on a CPU, without bit-exact dropout)."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    paddle.set_rng_state(state["paddle"])
-    if "paddle_cuda" in state and paddle.is_compiled_with_cuda():
-        paddle.set_cuda_rng_state(state["paddle_cuda"])
+    paddle.set_rng_state(state["paddle"], "cpu")
+    cuda = state.get("paddle_cuda")
+    if cuda and paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() == len(cuda):
+        paddle.set_cuda_rng_state(cuda)
+    elif cuda:
+        logger.warning("the checkpoint's GPU random states do not fit this machine; dropout masks "
+                       "will differ from an uninterrupted run")
 
 
 def peak_memory_mb():
