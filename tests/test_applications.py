@@ -1,31 +1,53 @@
 """applications/translate_images.py: a batch over a folder with a trained checkpoint."""
+import importlib.util
 import os
 import subprocess
 import sys
 
 import numpy as np
+import paddle
+import pytest
+from PIL import Image
 
 from ppimg2img.config import load_config
 from ppimg2img.engine.trainer import Trainer
-from ppimg2img.utils.image_io import load_image, save_image
+from ppimg2img.nets import build_generator
+from ppimg2img.utils.image_io import image_to_array, load_image, save_image, tensor_to_image
 
 from conftest import ROOT, tiny_cyclegan_config
 
+SCRIPT = os.path.join(ROOT, "applications", "translate_images.py")
+_spec = importlib.util.spec_from_file_location("translate_images", SCRIPT)
+translate_images = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(translate_images)
 
-def test_translate_folder_keeps_sizes_and_reports_bad_files(tmp_path):
-    cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.max_iters=1"])
-    trainer = Trainer(cfg)
+
+def train_tiny(tmp_path, overrides=()):
+    trainer = Trainer(load_config(tiny_cyclegan_config(tmp_path), ["train.max_iters=1", *overrides]))
     trainer.train(progress=False)
+    return trainer.latest_path
+
+
+@pytest.fixture(scope="module")
+def rgb_checkpoint(tmp_path_factory):
+    return train_tiny(tmp_path_factory.mktemp("rgb"))
+
+
+def random_image(path, shape, seed):
+    img = np.random.default_rng(seed).integers(0, 255, shape, dtype=np.uint8)
+    save_image(str(path), img)
+    return img
+
+
+def test_translate_folder_keeps_sizes_and_reports_bad_files(tmp_path, rgb_checkpoint):
     src = tmp_path / "photos"
-    rng = np.random.default_rng(0)
-    save_image(str(src / "a.png"), rng.integers(0, 255, (30, 34, 3), dtype=np.uint8))
-    save_image(str(src / "sub" / "b.jpg"), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    random_image(src / "a.png", (30, 34, 3), 0)
+    random_image(src / "sub" / "b.jpg", (32, 32, 3), 1)
     (src / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "translate_images.py"),
-                           "--checkpoint", trainer.latest_path, "--input", str(src), "--output", str(out),
-                           "--direction", "BtoA"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": ROOT})
+    proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", rgb_checkpoint, "--input", str(src),
+                           "--output", str(out), "--direction", "BtoA"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode == 0, proc.stderr
     assert "2 of 3 images translated (BtoA)" in proc.stdout
     assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
@@ -36,11 +58,83 @@ def test_translate_folder_keeps_sizes_and_reports_bad_files(tmp_path):
 
 
 def test_translate_rejects_weights_without_config(tmp_path):
-    import paddle
     bad = tmp_path / "w.pdparams"
     paddle.save({"netG_A": {}}, str(bad))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "translate_images.py"),
-                           "--checkpoint", str(bad), "--input", str(tmp_path), "--output", str(tmp_path / "o")],
+    proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", str(bad), "--input", str(tmp_path),
+                           "--output", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode == 1
     assert "not a ppimg2img training checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_translate_rejects_incomplete_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "c.pdckpt"
+    paddle.save({"config": {"model": {}}, "nets": {}}, str(bad))
+    assert translate_images.main(["--checkpoint", str(bad), "--input", str(tmp_path),
+                                  "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "incomplete checkpoint, it lacks 'generator'" in err and "nets.netG_A" in err
+
+
+def test_output_names_are_unique(tmp_path):
+    for rel in ("x/a.png", "y/a.png", "z/a.png", "z/a.jpg", "z/a_2.png", "f/a.png", "f/sub/a.png", "f/A.PNG"):
+        random_image(tmp_path / rel, (4, 4, 3), 0)
+    items = [str(tmp_path / "x" / "a.png"), str(tmp_path / "y" / "a.png"), str(tmp_path / "z" / "*"),
+             str(tmp_path / "x" / "a.png"),  # the same file again: translated once
+             str(tmp_path / "f")]
+    names = [name for _, name in translate_images.collect_inputs(items)]
+    assert names == ["a", "a_2", "a_3", "a_4", "a_2_2", "A_5", "a_6", os.path.join("sub", "a")]
+
+
+def test_colliding_names_do_not_overwrite(tmp_path, rgb_checkpoint, capsys):
+    x = random_image(tmp_path / "x" / "a.png", (8, 8, 3), 0)
+    y = random_image(tmp_path / "y" / "a.png", (8, 8, 3), 1)
+    out = tmp_path / "out"
+    assert translate_images.main(["--checkpoint", rgb_checkpoint, "--output", str(out),
+                                  "--input", str(tmp_path / "x" / "a.png"), str(tmp_path / "y" / "a.png")]) == 0
+    assert "2 of 2 images translated" in capsys.readouterr().out
+    assert np.array_equal(load_image(str(out / "images" / "a_input.png")), x)
+    assert np.array_equal(load_image(str(out / "images" / "a_2_input.png")), y)
+    assert not np.array_equal(load_image(str(out / "a.png")), load_image(str(out / "a_2.png")))
+    assert "a_2.png" in (out / "index.html").read_text()
+
+
+def test_failing_image_is_reported_and_batch_continues(tmp_path, rgb_checkpoint, capsys):
+    # 2x2 runs at 4x4, which the ResNet generator downsamples to 1x1: its reflection padding fails
+    random_image(tmp_path / "in" / "a_tiny.png", (2, 2, 3), 0)
+    random_image(tmp_path / "in" / "b_good.png", (12, 16, 3), 1)
+    out = tmp_path / "out"
+    assert translate_images.main(["--checkpoint", rgb_checkpoint, "--input", str(tmp_path / "in"),
+                                  "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 2 images translated" in captured.out
+    assert "a_tiny.png: ValueError" in captured.err and "could not be translated" in captured.err
+    assert load_image(str(out / "b_good.png")).shape == (12, 16, 3)
+    assert not (out / "a_tiny.png").exists()
+    assert "a_tiny.png" in (out / "index.html").read_text()
+
+
+def test_grayscale_model(tmp_path, capsys):
+    """A is grayscale (input_nc 1), B is RGB: AtoB feeds G_A the image converted with PIL 'L'
+    (as the training dataset does), BtoA feeds G_B the RGB image and writes a gray result."""
+    ckpt = train_tiny(tmp_path, ["model.generator.input_nc=1", "model.generator.output_nc=3",
+                                 "dataset.train.input_nc=1", "dataset.train.output_nc=3",
+                                 "dataset.test.input_nc=1", "dataset.test.output_nc=3",
+                                 "model.lambda_identity=0"])
+    img = random_image(tmp_path / "in" / "p.png", (16, 20, 3), 0)
+    state = paddle.load(ckpt)
+    for direction, net_name, in_nc, out_nc in (("AtoB", "netG_A", 1, 3), ("BtoA", "netG_B", 3, 1)):
+        out = tmp_path / direction
+        code = translate_images.main(["--checkpoint", ckpt, "--input", str(tmp_path / "in"),
+                                      "--output", str(out), "--direction", direction])
+        assert code == 0, capsys.readouterr().err
+        net = build_generator("resnet_6blocks", ngf=4, input_nc=in_nc, output_nc=out_nc)
+        net.set_state_dict(state["nets"][net_name])
+        net.eval()
+        x = np.asarray(Image.fromarray(img).convert("L")) if in_nc == 1 else img
+        with paddle.no_grad():
+            expected = tensor_to_image(net(paddle.to_tensor(image_to_array(x)[None]))[0])
+        result = load_image(str(out / "p.png"))
+        assert np.array_equal(result, expected)
+        if out_nc == 1:  # a one-channel result is saved as gray RGB
+            assert (result == result[..., :1]).all()
