@@ -52,19 +52,42 @@ def test_unknown_mode():
         GANLoss("wgan")
 
 
-def test_gradient_penalty():
+class LinearD(paddle.nn.Layer):
+    """D(x) = sum(w * x) per sample: its input gradient is exactly w, wherever it is taken."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = self.create_parameter(list(w.shape), default_initializer=paddle.nn.initializer.Assign(w))
+
+    def forward(self, x):
+        return (x * self.w).sum(axis=[1, 2, 3])
+
+
+@pytest.mark.parametrize("kind", ["mixed", "real", "fake"])
+@pytest.mark.parametrize("lambda_gp, constant", [(10.0, 1.0), (2.5, 0.5)])
+def test_gradient_penalty_of_linear_discriminator(kind, lambda_gp, constant):
+    w = np.random.default_rng(0).normal(size=(1, 2, 3, 3)).astype("float32")
+    norm = np.sqrt((w.astype(np.float64) ** 2).sum())  # every sample's gradient is w
+    netD = LinearD(w)
+    paddle.seed(0)
+    real, fake = paddle.randn([4, 2, 3, 3]), paddle.randn([4, 2, 3, 3])
+    penalty, grads = gradient_penalty(netD, real, fake, type=kind, constant=constant, lambda_gp=lambda_gp)
+    assert np.allclose(grads.numpy(), np.tile(w.reshape(1, -1), (4, 1)))
+    assert float(penalty) == pytest.approx(lambda_gp * (norm - constant) ** 2, rel=1e-5)
+    # create_graph=True: the penalty reaches D's weights, d/dw lambda (|w| - c)^2 = 2 lambda (|w| - c) w / |w|
+    penalty.backward()
+    assert np.allclose(netD.w.grad.numpy(), 2 * lambda_gp * (norm - constant) * w / norm, rtol=1e-4, atol=1e-6)
+    assert real.stop_gradient and fake.stop_gradient  # inputs left untouched
+
+
+def test_gradient_penalty_reaches_conv_discriminator():
     paddle.seed(0)
     netD = NLayerDiscriminator(input_nc=3, ndf=4, n_layers=2)
     real, fake = paddle.randn([2, 3, 32, 32]), paddle.randn([2, 3, 32, 32])
-    for kind in ("mixed", "real", "fake"):
-        penalty, grads = gradient_penalty(netD, real, fake, type=kind)
-        assert grads.shape == [2, 3 * 32 * 32]
-        assert float(penalty) > 0
-        expected = 10.0 * np.mean((np.linalg.norm(grads.numpy() + 1e-16, axis=1) - 1.0) ** 2)
-        assert float(penalty) == pytest.approx(expected, rel=1e-4)
-    penalty.backward()  # create_graph=True: the penalty reaches D's weights
+    penalty, grads = gradient_penalty(netD, real, fake)
+    assert grads.shape == [2, 3 * 32 * 32] and float(penalty) > 0
+    penalty.backward()
     assert float(netD.model[0].weight.grad.abs().sum()) > 0
-    assert real.stop_gradient and fake.stop_gradient  # inputs left untouched
 
 
 def test_gradient_penalty_off_and_bad_type():
