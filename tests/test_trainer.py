@@ -323,7 +323,7 @@ def test_resume_drops_abandoned_loss_rows_and_evaluation_survives_missing_folder
 def test_loader_workers_leave_ctrl_c_to_the_main_process():
     import signal
 
-    from ppimg2img.engine.trainer import _worker_init
+    from ppimg2img.data import _worker_init
     before = signal.getsignal(signal.SIGINT)
     try:
         _worker_init(0)

@@ -4,11 +4,10 @@ import logging
 import os
 
 import numpy as np
-import paddle
 import pytest
 from PIL import Image
 
-from ppimg2img.data import DATASETS, UnalignedDataset, build_dataset
+from ppimg2img.data import DATASETS, UnalignedDataset, build_dataset, build_loader
 
 KW = dict(load_size=32, crop_size=24)
 
@@ -133,7 +132,7 @@ def test_dataloader_workers_identical(root):
 
     def batches(num_workers, epoch):
         ds.set_epoch(epoch)
-        loader = paddle.io.DataLoader(ds, batch_size=2, shuffle=False, num_workers=num_workers)
+        loader = build_loader(ds, batch_size=2, num_workers=num_workers)
         return [b for b in loader]
 
     for epoch in (1, 2):

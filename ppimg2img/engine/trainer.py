@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..config import ConfigError
-from ..data import build_dataset
+from ..data import build_dataset, build_loader
 from ..data.synthetic import ensure_synthetic_dataset
 from ..data.transforms import apply_transform, get_transform_params
 from ..metrics import psnr, ssim
@@ -54,13 +54,6 @@ class EpochBatchSampler(paddle.io.BatchSampler):
 
     def __len__(self):
         return math.ceil(self.num_samples / self.batch_size) - self.skip
-
-
-def _worker_init(_worker_id):
-    """Loader workers: one OpenCV thread each, and Ctrl-C is the main process's business."""
-    import cv2
-    cv2.setNumThreads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Trainer:
@@ -167,9 +160,8 @@ class Trainer:
             self.sampler = EpochBatchSampler(len(self.train_set), tcfg["batch_size"],
                                              shuffle=not ds_cfg.get("serial_batches", False),
                                              seed=self.cfg["seed"])
-            self._train_loader = paddle.io.DataLoader(
-                self.train_set, batch_sampler=self.sampler, num_workers=tcfg["num_workers"],
-                worker_init_fn=_worker_init if tcfg["num_workers"] else None)
+            self._train_loader = build_loader(self.train_set, batch_sampler=self.sampler,
+                                              num_workers=tcfg["num_workers"])
         return self._train_loader
 
     def train(self, progress=True):
