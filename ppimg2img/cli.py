@@ -42,7 +42,7 @@ def train_main(argv=None, prog="tools/main.py"):
     args = build_train_parser(prog).parse_args(argv)
     from .config import ConfigError, save_config
     from .engine.checkpoint import CheckpointError
-    from .engine.trainer import Trainer, TrainingDivergedError
+    from .engine.trainer import Trainer
     from .utils.env import logger, setup_logging
     try:
         cfg = resolve_config(args)
@@ -70,7 +70,7 @@ def train_main(argv=None, prog="tools/main.py"):
             if cfg["train"]["eval_at_end"]:
                 trainer.evaluate(tag="latest", progress=not args.no_progress)
         logger.info("results: %s", os.path.join(cfg["output_dir"], "index.html"))
-    except (ConfigError, CheckpointError, TrainingDivergedError, OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError) as err:  # ConfigError, CheckpointError, TrainingDivergedError...
         # Expected failures (bad config, data, checkpoint) get one readable line; the traceback
         # still goes to train.log for bug reports.
         logger.debug("failure details", exc_info=True)

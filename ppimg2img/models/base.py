@@ -27,9 +27,6 @@ class BaseModel:
     implement ``set_input``, ``train_step`` (returns a dict of float losses), ``translate``
     and ``visuals``."""
 
-    #: names of the nets a predictor / evaluation needs (the rest are for training only)
-    inference_nets = ()
-
     def __init__(self):
         self.nets = {}
         self.optimizers = {}

@@ -20,8 +20,6 @@ from .base import BaseModel, set_requires_grad
 class CycleGANModel(BaseModel):
     """Two generators (G_A: A->B, G_B: B->A) and two PatchGAN discriminators."""
 
-    inference_nets = ("netG_A", "netG_B")
-
     def __init__(self, generator, discriminator, gan_mode="lsgan", lambda_A=10.0, lambda_B=10.0,
                  lambda_identity=0.5, lambda_gp=10.0, pool_size=50, init_type="normal",
                  init_gain=0.02, is_train=True, seed=0):
@@ -57,8 +55,9 @@ class CycleGANModel(BaseModel):
                               optimizer_cfg, scheduler_cfg)
 
     def set_input(self, batch):
-        self.real_A = paddle.to_tensor(batch["A"]) if not isinstance(batch["A"], paddle.Tensor) else batch["A"]
-        self.real_B = paddle.to_tensor(batch["B"]) if not isinstance(batch["B"], paddle.Tensor) else batch["B"]
+        """``batch['A']``/``['B']``: NCHW in [-1, 1], paddle tensors (from the loader) or arrays."""
+        self.real_A, self.real_B = (b if isinstance(b, paddle.Tensor) else paddle.to_tensor(b)
+                                    for b in (batch["A"], batch["B"]))
 
     def forward(self):
         G_A, G_B = self.nets["netG_A"], self.nets["netG_B"]
