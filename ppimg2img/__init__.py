@@ -24,3 +24,22 @@ except ImportError as _err:  # pragma: no cover - exercised in a paddle-free sub
 from .utils.env import set_threads as _set_threads  # noqa: E402
 
 _set_threads(None)
+
+# Top-level API, imported on first use so that ``import ppimg2img`` stays light.
+_LAZY = {
+    "load_generator": ("ppimg2img.weights", "load_generator"),
+    "read_checkpoint": ("ppimg2img.weights", "read_checkpoint"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ppimg2img' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

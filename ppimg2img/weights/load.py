@@ -1,0 +1,208 @@
+"""``load_generator``: one call from a weights file or a model-zoo name to a ready generator."""
+import math
+import os
+import re
+
+import numpy as np
+
+from ..engine.checkpoint import CheckpointError
+from .convert import WeightsMismatchError, canonical_state, load_state_into
+from .reader import read_checkpoint
+
+TORCH_SUFFIXES = (".pth", ".pt", ".pkl", ".bin", ".tar")
+CONVERTED_FORMAT = "ppimg2img-weights"
+# Which net a multi-net file gives by default: the A->B generator, in each project's naming.
+DEFAULT_NET_KEYS = ("netG_A", "genA2B", "netG", "G_A", "netG_A2B", "generator", "G", "state_dict",
+                    "model", "params")
+ARCHS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "ugatit", "photo2cartoon")
+
+
+def _is_state_dict(obj):
+    return (isinstance(obj, dict) and obj
+            and all(isinstance(v, np.ndarray) or k == "StructuredToParameterName@@" for k, v in obj.items()))
+
+
+def select_net(obj, key=None, source="checkpoint"):
+    """Pick one network's state dict out of what a checkpoint file holds. Returns (state, key)."""
+    if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint":
+        obj = obj.get("nets", {})
+    if isinstance(obj, dict) and obj.get("format") == CONVERTED_FORMAT:
+        return obj["state_dict"], obj.get("key")
+    if _is_state_dict(obj):
+        if key is not None:
+            raise CheckpointError(f"{source}: key={key!r} was given, but the file holds a single network's "
+                                  f"weights (a plain state dict); leave key out")
+        return obj, None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{source}: expected a dict of weights, found {type(obj).__name__}")
+    nets = {k: v for k, v in obj.items() if _is_state_dict(v)}
+    if key is not None:
+        if key not in nets:
+            raise CheckpointError(f"{source}: no network {key!r} in the file; it holds: "
+                                  f"{', '.join(nets) or 'no state dicts'}")
+        return nets[key], key
+    for name in DEFAULT_NET_KEYS:
+        if name in nets:
+            return nets[name], name
+    if len(nets) == 1:
+        name = next(iter(nets))
+        return nets[name], name
+    raise CheckpointError(f"{source}: the file holds several networks ({', '.join(nets) or 'none'}); "
+                          f"pass key=... to choose one")
+
+
+def _count(keys, pattern):
+    return len({m.group(1) for k in keys for m in [re.match(pattern, k)] if m})
+
+
+def _mlp_input(state, name):
+    """Input width of a Linear stored in either layout (the larger side for the MLP's first layer)."""
+    return max(state[name].shape)
+
+
+def infer_arch(state):
+    """Architecture and constructor options from a state dict in the original's names
+    (after ``canonical_state``). Returns (arch, kwargs)."""
+    keys = set(state)
+    if "ConvBlock1.1.weight" in keys and any(k.startswith("HourGlass1.") for k in keys):
+        ngf = state["ConvBlock1.1.weight"].shape[0]
+        kw = {"ngf": ngf, "n_blocks": _count(keys, r"EncodeBlock(\d+)\.")}
+        fc_in = _mlp_input(state, "FC.0.weight")
+        kw.update(_light_and_size(fc_in, ngf * 4))
+        return "photo2cartoon", kw
+    if "gap_fc.weight" in keys and "DownBlock.1.weight" in keys:
+        w = state["DownBlock.1.weight"]
+        ngf = w.shape[0]
+        last = max((k for k in keys if re.match(r"UpBlock2\.\d+\.weight$", k)), key=lambda k: int(k.split(".")[1]))
+        kw = {"input_nc": w.shape[1], "output_nc": state[last].shape[0], "ngf": ngf,
+              "n_blocks": _count(keys, r"UpBlock1_(\d+)\.")}
+        kw.update(_light_and_size(_mlp_input(state, "FC.0.weight"), ngf * 4))
+        return "ugatit", kw
+    if "model.model.0.weight" in keys:
+        first = state["model.model.0.weight"]
+        # one downsampling conv per level: the outermost's is model.model.0, every inner one's
+        # is the ".model.1" of its block (the original UnetSkipConnectionBlock layout)
+        depth = 1 + sum(1 for k in keys if k.endswith(".model.1.weight"))
+        arch = {7: "unet_128", 8: "unet_256"}.get(depth)
+        if arch is None:
+            raise CheckpointError(f"a U-Net with {depth} downsamplings; ppimg2img has unet_128 (7) and unet_256 (8)")
+        norm = "batch" if any(k.endswith("._mean") for k in keys) else "instance"
+        return arch, {"input_nc": first.shape[1], "output_nc": state["model.model.3.weight"].shape[1],
+                      "ngf": first.shape[0], "norm": norm}
+    if "model.1.weight" in keys and any(".conv_block." in k for k in keys):
+        first = state["model.1.weight"]
+        n_blocks = _count(keys, r"model\.(\d+)\.conv_block\.")
+        arch = {6: "resnet_6blocks", 9: "resnet_9blocks"}.get(n_blocks)
+        if arch is None:
+            raise CheckpointError(f"a ResNet generator with {n_blocks} blocks; ppimg2img has 6 and 9")
+        norm = "batch" if "model.2._mean" in keys else "instance"
+        convs = sorted((int(m.group(1)), k) for k in keys for m in [re.match(r"model\.(\d+)\.weight$", k)] if m)
+        return arch, {"input_nc": first.shape[1], "output_nc": state[convs[-1][1]].shape[0], "ngf": first.shape[0],
+                      "norm": norm, "use_dropout": any(".conv_block.6.weight" in k for k in keys),
+                      "padding_type": "reflect" if any(".conv_block.1.weight" in k for k in keys) else "zero"}
+    raise CheckpointError("cannot tell the architecture from the checkpoint's keys (first keys: "
+                          f"{', '.join(sorted(keys)[:5])}); pass arch=... ({', '.join(ARCHS)})")
+
+
+def _light_and_size(fc_in, channels):
+    if fc_in == channels:
+        return {"light": True}
+    side = math.isqrt(fc_in // channels)
+    return {"light": False, "img_size": side * 4}
+
+
+def build_arch(arch, **kwargs):
+    """Build a generator by name (the config's ``model.generator.name``)."""
+    from ..nets import build_generator
+
+    return build_generator(arch, **kwargs)
+
+
+def _framework(path, obj):
+    if path.endswith(TORCH_SUFFIXES):
+        return "torch"
+    if path.endswith((".pdparams", ".pdckpt", ".pdmodel")):
+        return "paddle"
+    raise CheckpointError(f"{path}: unknown weights file type; expected .pth/.pt (PyTorch) or "
+                          f".pdparams/.pdckpt (Paddle)")
+
+
+def load_generator(weights, arch=None, key=None, **arch_kwargs):
+    """Load a generator in eval mode.
+
+    ``weights``: a ``.pth``/``.pt`` file of the original PyTorch code, a ``.pdparams`` file
+    (ppimg2img's or PaddleGAN's), a ppimg2img ``.pdckpt`` checkpoint, or a model-zoo name
+    (``ppimg2img models`` lists them; the file is downloaded once into the cache).
+    ``arch`` and ``arch_kwargs`` (``ngf``, ``n_blocks``, ``norm``, ``light``, ``img_size``...)
+    are inferred from the file when omitted. ``key`` picks one net of a multi-net file
+    (default: the A->B generator: ``netG_A``, ``genA2B`` or ``netG``).
+
+    The result maps an NCHW float32 tensor in [-1, 1] to the translated image (U-GAT-IT and
+    photo2cartoon generators return ``(image, cam_logit, heatmap)``).
+    """
+    path = os.fspath(weights)
+    if not os.path.exists(path) and not os.path.splitext(path)[1]:
+        return _load_from_zoo(path, arch, key, arch_kwargs)
+    obj = read_checkpoint(path)
+    framework = _framework(path, obj)
+    stored_arch, stored_kwargs = _stored_arch(obj, key)
+    state, chosen = select_net(obj, key, source=path)
+    canonical, _ = canonical_state(state, framework)
+    if arch is None:
+        arch, inferred = (stored_arch, dict(stored_kwargs)) if stored_arch else infer_arch(canonical)
+        inferred.update(arch_kwargs)
+        arch_kwargs = inferred
+    net = build_arch(arch, **arch_kwargs)
+    where = f"{path}" + (f" [{chosen}]" if chosen else "")
+    load_state_into(net, state, framework, source=where)
+    net.eval()
+    net.ppimg2img_arch = (arch, dict(arch_kwargs))
+    return net
+
+
+def _stored_arch(obj, key):
+    """ppimg2img files say what they hold: the converted-weights format and full checkpoints."""
+    if isinstance(obj, dict) and obj.get("format") == CONVERTED_FORMAT:
+        return obj["arch"], obj.get("arch_kwargs", {})
+    if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint":
+        gen = dict(obj.get("config", {}).get("model", {}).get("generator", {}))
+        name = gen.pop("name", None)
+        if name and (key in (None, "netG_A")):
+            return name, gen
+        if name and key == "netG_B":  # the B->A generator swaps channel counts
+            gen["input_nc"], gen["output_nc"] = gen.get("output_nc", 3), gen.get("input_nc", 3)
+            return name, gen
+    return None, {}
+
+
+def save_converted(net, path, arch, arch_kwargs, key=None):
+    """Write ``net``'s weights with their architecture as a ppimg2img ``.pdparams`` (atomic)."""
+    from ..engine.checkpoint import atomic_save
+
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    atomic_save({"format": CONVERTED_FORMAT, "arch": arch, "arch_kwargs": dict(arch_kwargs), "key": key,
+                 "state_dict": state}, path)
+    return path
+
+
+def converted_path(original_path):
+    return original_path + ".converted.pdparams"
+
+
+def _load_from_zoo(name, arch, key, arch_kwargs):
+    from . import zoo
+
+    entry = zoo.get_entry(name)
+    original = zoo.fetch(name)
+    cached = converted_path(original)
+    if os.path.isfile(cached) and os.path.getmtime(cached) >= os.path.getmtime(original) and arch is None \
+            and not arch_kwargs and key is None:
+        return load_generator(cached)
+    kwargs = {**entry.arch_kwargs, **arch_kwargs}
+    net = load_generator(original, arch=arch or entry.arch, key=key or entry.key, **kwargs)
+    if arch is None and not arch_kwargs and key is None:
+        save_converted(net, cached, entry.arch, kwargs, key=entry.key)
+    return net
+
+
+__all__ = ["load_generator", "infer_arch", "select_net", "save_converted", "WeightsMismatchError"]
