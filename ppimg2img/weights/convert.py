@@ -134,9 +134,12 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
     for key in state:
         if key in used:
             continue
-        if _is_frozen_instance_norm(sublayers, key, state[key], source):
+        frozen = _instance_norm_param(sublayers, key, state[key]) if framework == "paddle" else None
+        if frozen:
             continue
-        unexpected.append(f"{key} (shape {_shape(state[key])})")
+        note = (", trained InstanceNorm values, but ppimg2img's InstanceNorm has no affine parameters, "
+                "like the original's" if frozen is False else "")
+        unexpected.append(f"{key} (shape {_shape(state[key])}{note})")
     if missing or unexpected or mismatched:
         parts = []
         for title, items in (("missing from the file", missing), ("in the file but not in the network", unexpected),
@@ -160,20 +163,17 @@ def _optional_fill(key, layout):
     return None
 
 
-def _is_frozen_instance_norm(sublayers, key, value, source):
+def _instance_norm_param(sublayers, key, value):
     """PaddleGAN's InstanceNorm has frozen ``scale``=1 / ``bias``=0 parameters; ppimg2img's (like
-    the original's) has none. Accept them only if they really are 1 and 0."""
+    the original's) has none. Returns None if ``key`` is not such a parameter, True if it holds
+    the frozen values (safe to drop), False if it holds trained values."""
     import paddle
 
     prefix, _, leaf = key.rpartition(".")
     owner = sublayers.get(prefix)
     if not isinstance(owner, (paddle.nn.InstanceNorm2D, paddle.nn.InstanceNorm1D)) or leaf not in ("scale", "bias"):
-        return False
-    if not np.allclose(value, 1.0 if leaf == "scale" else 0.0):
-        raise WeightsMismatchError(
-            f"{source}: {key} holds trained InstanceNorm {leaf} values, but this network's InstanceNorm "
-            f"has no affine parameters (as the original's). The file comes from a different architecture.")
-    return True
+        return None
+    return bool(np.allclose(value, 1.0 if leaf == "scale" else 0.0))
 
 
 def _dtype_of(param):
