@@ -44,12 +44,18 @@ def test_shipped_config_loads_with_defaults_filled(path, tmp_path):
         assert cfg["train"]["num_workers"] == 2
     assert isinstance(cfg["train"]["num_workers"], int)
     assert cfg["train"]["save_latest_interval"] == raw.get("train", {}).get("save_latest_interval", 5000)
-    assert cfg["model"]["generator"]["use_dropout"] is False  # CycleGAN: no dropout (original --no_dropout)
-    assert cfg["model"]["generator"]["padding_type"] == "reflect"
+    if raw["model"]["name"] == "CycleGANModel":
+        assert cfg["model"]["generator"]["use_dropout"] is False  # CycleGAN: no dropout (original --no_dropout)
+        assert cfg["model"]["generator"]["padding_type"] == "reflect"
+    if raw["model"]["name"] in ("Pix2PixModel", "ColorizationModel"):  # pix2pix: BatchNorm, dropout, vanilla, L1 100
+        assert cfg["model"]["generator"]["norm"] == "batch" and cfg["model"]["generator"]["use_dropout"] is True
+        assert cfg["model"]["discriminator"]["norm"] == "batch"
+        assert cfg["model"]["gan_mode"] == "vanilla" and cfg["model"]["lambda_L1"] == 100.0
     assert cfg["lr_scheduler"]["lr_decay_iters"] == 50
     assert cfg["lr_scheduler"]["epoch_count"] == 1
     assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["beta1"] == 0.5
-    assert cfg["eval"] == {"max_images": None, "directions": ["AtoB", "BtoA"]}
+    assert cfg["eval"]["max_images"] is None and cfg["eval"]["inference_mode"] == "eval"
+    assert cfg["eval"]["directions"] == raw.get("eval", {}).get("directions", ["AtoB", "BtoA"])
     assert cfg["dataset"]["train"]["phase"] == "train"
     assert cfg["dataset"]["train"]["max_dataset_size"] is None
     assert cfg["device"] == "auto"

@@ -10,7 +10,7 @@ from ..models import MODELS
 from ..nets import DISCRIMINATORS, GENERATORS
 from ..schedulers import LR_POLICIES, build_lr_scheduler
 from ..data.transforms import PREPROCESS_MODES
-from ..data.unaligned import DIRECTIONS
+from ..data.aligned import DIRECTION_ALIASES
 from ..losses import GAN_MODES
 from ..nets.init import INIT_TYPES
 from ..nets.norm import NORM_TYPES
@@ -20,7 +20,7 @@ from ..models.base import build_optimizer
 #: valid values of arguments that take one of a few names, wherever they appear
 CHOICES = {"norm": NORM_TYPES, "padding_type": PADDING_TYPES, "gan_mode": GAN_MODES,
            "init_type": INIT_TYPES, "policy": LR_POLICIES, "preprocess": PREPROCESS_MODES,
-           "direction": DIRECTIONS}
+           "direction": tuple(DIRECTION_ALIASES)}
 
 GENERATOR = Component(GENERATORS, choices=CHOICES, help="generator architecture and its arguments")
 DISCRIMINATOR = Component(DISCRIMINATORS, choices=CHOICES, help="discriminator architecture and its arguments")
@@ -37,7 +37,10 @@ SYNTHETIC = Section({
     "n_test": Field(int, 20, minimum=1, help="test images per domain"),
     "size": Field(int, 64, minimum=32, help="image side in pixels"),
     "seed": Field(int, 0, help="generator seed"),
-}, optional=True, help="generate the synthetic unpaired dataset into dataset.train.dataroot if missing")
+    "kind": Field(str, None, choices=("unpaired", "paired", None),
+                  help="'unpaired' (coloured shapes, CycleGAN) or 'paired' (labels -> rendered shapes, "
+                       "pix2pix); default: paired for paired datasets (AlignedDataset), else unpaired"),
+}, optional=True, help="generate a synthetic dataset into dataset.train.dataroot if missing")
 
 CONFIG_SCHEMA = Section({
     "name": Field(str, None, help="run name (default: the config file's name)"),
@@ -68,9 +71,26 @@ CONFIG_SCHEMA = Section({
         "save_latest_interval": Field(int, 5000, minimum=1, help="also refresh 'latest' every N iterations"),
         "eval_at_end": Field(bool, True, help="evaluate on dataset.test when training ends"),
         "visualdl": Field(bool, False, help="write VisualDL scalars (pip install visualdl)"),
+        "eval_epoch_interval": Field(int, None, minimum=1,
+                                     help="also evaluate on dataset.test every N epochs (eval/epoch_NNN/)"),
     }),
     "eval": Section({
         "max_images": Field(int, None, minimum=1, help="evaluate at most N images per direction"),
-        "directions": Field(list, ["AtoB", "BtoA"], choices=("AtoB", "BtoA"), help="which generators to evaluate"),
+        "directions": Field(list, ["AtoB", "BtoA"], choices=("AtoB", "BtoA"),
+                            help="which generators to evaluate (models with one generator, like pix2pix, "
+                                 "only have AtoB)"),
+        "inference_mode": Field(str, "eval", choices=("eval", "train_norm"),
+                                help="'eval': BatchNorm running statistics, no dropout; 'train_norm': batch "
+                                     "statistics and dropout on, as the original pix2pix test.py"),
+        "y_channel": Field(bool, False, help="PSNR/SSIM on the BT.601 luma (Y) instead of RGB"),
+        "crop_border": Field(int, 0, minimum=0, help="ignore this many border pixels in PSNR/SSIM"),
+        "fid": Field(bool, False, help="compute FID of the outputs against the real target images "
+                                       "(needs the Inception weights, see eval.inception_weights)"),
+        "kid": Field(bool, False, help="compute KID (same features as FID)"),
+        "inception_weights": Field(str, None, help="FID Inception weights file (default: the cached "
+                                                    "pt_inception-2015-12-05-6726825d.pth, downloaded once)"),
+        "fid_batch_size": Field(int, 50, minimum=1, help="images per Inception forward pass"),
+        "kid_subsets": Field(int, 100, minimum=1, help="KID: number of random subsets"),
+        "kid_subset_size": Field(int, 1000, minimum=2, help="KID: images per subset (capped at the set sizes)"),
     }),
 })
