@@ -1,6 +1,11 @@
-"""Command line: ``python tools/main.py -c CONFIG`` (also ``ppimg2img train -c CONFIG``) and
-``ppimg2img download NAME``."""
+"""Command line: ``python tools/main.py -c CONFIG`` (also ``ppimg2img train -c CONFIG``),
+``ppimg2img download MODEL...`` (pretrained weights, also ``tools/download_weights.py``),
+``ppimg2img models`` (the model zoo) and ``ppimg2img download-dataset NAME`` (CycleGAN datasets).
+
+Exit codes: 0 success, 1 a download or conversion failed, 2 usage error or unknown name.
+"""
 import argparse
+import difflib
 import os
 import sys
 
@@ -79,16 +84,189 @@ def train_main(argv=None, prog="tools/main.py"):
     return 0
 
 
+
+def _zoo_epilog():
+    from .utils.download import get_cache_dir
+    return (f"cache:   {os.path.join(get_cache_dir(), 'models')} (set PPIMG2IMG_HOME to move it)\n"
+            "offline: download the URL that `ppimg2img models MODEL` shows on another machine and put the\n"
+            "         file at the cache path it shows; it is picked up from there.")
+
+
+def build_download_parser(prog="ppimg2img download"):
+    p = argparse.ArgumentParser(
+        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Download pretrained generator weights from the model zoo into the cache and convert\n"
+                    "them to Paddle once (the converted file is cached next to the original).",
+        epilog=f"examples:\n  {prog} horse2zebra\n"
+               f"  {prog} pix2pix/facades_label2photo paddlegan/photo2cartoon\n"
+               "  ppimg2img models        (lists the names)\n\n" + _zoo_epilog()
+               + "\ndatasets: ppimg2img download-dataset NAME")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="zoo name such as cyclegan/horse2zebra, or a bare name (horse2zebra) when unambiguous")
+    p.add_argument("--no-convert", action="store_true", help="only download, do not convert to Paddle")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _unknown_model_message(name, err):
+    """The error for a name that is not a model, pointing at download-dataset for dataset names."""
+    from .data.cyclegan_datasets import CYCLEGAN_DATASETS
+    if name in CYCLEGAN_DATASETS:
+        return (f"'{name}' is a CycleGAN dataset, not a pretrained model: download it with "
+                f"`ppimg2img download-dataset {name}`. (`ppimg2img models` lists the models.)")
+    return str(err)
+
+
+def _convert(name):
+    """Build the generator from the downloaded file once, which caches its converted weights."""
+    from .weights import load_generator
+    load_generator(name)
+
+
+def download_main(argv=None, prog="ppimg2img download"):
+    """``ppimg2img download MODEL...`` and ``tools/download_weights.py``. Returns the exit code."""
+    parser = build_download_parser(prog)
+    args, unknown = parser.parse_known_args(argv)
+    if {"--root", "--base-url"} & {u.split("=", 1)[0] for u in unknown}:
+        parser.error("--root/--base-url are options of dataset downloads, which moved to "
+                     "`ppimg2img download-dataset NAME --root DIR`")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    from .data.cyclegan_datasets import CYCLEGAN_DATASETS
+    from .utils.download import DownloadError
+    from .weights import zoo
+    names = []
+    for name in args.models:  # every name is checked before anything is downloaded
+        try:
+            names.append(zoo.resolve_name(name))
+        except zoo.UnknownModelError as err:
+            print(f"error: {_unknown_model_message(name, err)}", file=sys.stderr)
+            return 2
+        if name in CYCLEGAN_DATASETS:
+            print(f"note: '{name}' is also a dataset; this downloads the model {names[-1]} "
+                  f"(the images: `ppimg2img download-dataset {name}`)", file=sys.stderr)
+    failed = 0
+    for name in dict.fromkeys(names):
+        try:
+            path = zoo.fetch(name, progress=not args.no_progress)
+        except DownloadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{name}: {path}")
+        if args.no_convert:
+            continue
+        try:
+            _convert(name)
+        except (OSError, ValueError, RuntimeError, KeyError, ImportError) as err:
+            print(f"error: {name} was downloaded to {path} but could not be converted: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        converted = zoo.converted_path(name)
+        if os.path.isfile(converted):
+            print(f"{name}: converted {converted}")
+    return 1 if failed else 0
+
+
+def build_models_parser(prog="ppimg2img models"):
+    from .weights.zoo import FAMILIES
+    p = argparse.ArgumentParser(
+        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the pretrained models of the zoo, or show the details (URL, file, architecture,\n"
+                    "licence, cache path) of the models named.",
+        epilog="names:   <collection>/<model>: cyclegan/ and pix2pix/ are the original authors' releases,\n"
+               "         paddlegan/ PaddleGAN's, minivision/ the original photo2cartoon; a bare model name\n"
+               "         (horse2zebra) works when only one collection has it.\n" + _zoo_epilog())
+    p.add_argument("models", nargs="*", metavar="MODEL", help="show the details of these models")
+    p.add_argument("--family", choices=FAMILIES, help="only models of this family")
+    p.add_argument("--cached", action="store_true", help="only models whose file is in the cache")
+    return p
+
+
+def _table(rows):
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _model_details(entry, zoo):
+    lines = [f"{entry.name}: {entry.description}",
+             f"  direction   {entry.direction}",
+             f"  family      {entry.family} ({entry.source} release)",
+             f"  network     {entry.arch} {entry.arch_kwargs}" + (f", key '{entry.key}' in the file" if entry.key
+                                                                   else ", plain state dict"),
+             f"  url         {entry.url or 'none: manual download from ' + entry.page}",
+             f"  page        {entry.page}",
+             f"  sha256      {entry.sha256 or 'not published'}",
+             f"  licence     {entry.licence}",
+             f"  cache file  {zoo.weights_path(entry.name)} ({'present' if zoo.is_cached(entry.name) else 'missing'})"]
+    return "\n".join(lines)
+
+
+def models_main(argv=None, prog="ppimg2img models"):
+    """``ppimg2img models [MODEL...]``. Returns the exit code."""
+    args = build_models_parser(prog).parse_args(argv)
+    from .weights import zoo
+    if args.models:
+        try:
+            entries = [zoo.get_entry(name) for name in args.models]
+        except zoo.UnknownModelError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print("\n\n".join(_model_details(entry, zoo) for entry in entries))
+        return 0
+    rows = [("NAME", "FAMILY", "ARCH", "DIRECTION", "SOURCE", "CACHED")]
+    for name in zoo.list_models(args.family):
+        entry = zoo.MODEL_ZOO[name]
+        cached = zoo.is_cached(name)
+        if args.cached and not cached:
+            continue
+        source = entry.source if entry.url else entry.source + " (manual)"
+        rows.append((name, entry.family, entry.arch, entry.direction, source, "yes" if cached else "no"))
+    print(_table(rows))
+    count = len(rows) - 1
+    print(f"\n{count} model{'' if count == 1 else 's'}. download: ppimg2img download NAME; details (URL, "
+          f"licence, cache path): ppimg2img models NAME\n{_zoo_epilog()}")
+    return 0
+
+
+def download_dataset_main(argv=None, prog="ppimg2img download-dataset"):
+    """``ppimg2img download-dataset NAME`` (same as data/download_cyclegan_dataset.py)."""
+    from .data.cyclegan_datasets import main as dataset_main
+    return dataset_main(argv, prog=prog)
+
+
+COMMANDS = {
+    "train": (lambda argv: train_main(argv, prog="ppimg2img train"), "train -c CONFIG [options]",
+              "train or evaluate a model from a YAML config"),
+    "download": (download_main, "download MODEL [MODEL...]", "download (and convert) pretrained weights"),
+    "models": (models_main, "models [MODEL...]", "list the model zoo, or details of some models"),
+    "download-dataset": (download_dataset_main, "download-dataset NAME [--root datasets]",
+                         "download a CycleGAN dataset"),
+}
+
+
+def _usage():
+    width = max(len(usage) for _, usage, _ in COMMANDS.values())
+    lines = [f"  ppimg2img {usage.ljust(width)}  {text}" for _, usage, text in COMMANDS.values()]
+    return "usage:\n" + "\n".join(lines) + "\n`ppimg2img COMMAND --help` explains each command."
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "download"):
-        print("usage: ppimg2img train -c CONFIG [options]   (see ppimg2img train --help)\n"
-              "       ppimg2img download NAME [--root datasets]   (official CycleGAN datasets)")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    if argv[0] == "train":
-        return train_main(argv[1:], prog="ppimg2img train")
-    from .data.cyclegan_datasets import main as download_main
-    return download_main(argv[1:], prog="ppimg2img download")
+    """The ``ppimg2img`` console script. Returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    command = argv[0]
+    if command not in COMMANDS:
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        print(f"{_usage()}\nerror: unknown command '{command}'.{hint}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[command][0](argv[1:])
+    except SystemExit as exit_:  # argparse: --help (0) and usage errors (2)
+        return exit_.code if isinstance(exit_.code, int) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ppimg2img.cli import build_train_parser, main, resolve_config
+from ppimg2img.cli import COMMANDS, build_train_parser, main, resolve_config
 from ppimg2img.config import ConfigError, load_config
 from ppimg2img.engine.checkpoint import load_file
 
@@ -180,8 +180,17 @@ def test_resolve_config_flags_and_defaults(tmp_path):
 
 def test_ppimg2img_command_dispatch(capsys):
     assert main([]) == 2 and main(["fly"]) == 2
+    assert "unknown command 'fly'" in capsys.readouterr().err
+    assert main(["modles"]) == 2
+    assert "Did you mean 'models'?" in capsys.readouterr().err
     assert main(["--help"]) == 0
-    assert "ppimg2img train -c CONFIG" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for command in ("ppimg2img train -c CONFIG", "ppimg2img download MODEL", "ppimg2img models",
+                    "ppimg2img download-dataset NAME"):
+        assert command in out
+    for command in ("train", "download", "models", "download-dataset"):  # --help everywhere, exit 0
+        assert main([command, "--help"]) == 0
+        assert f"usage: ppimg2img {command}" in capsys.readouterr().out
 
 
 def test_import_without_paddle_explains_how_to_install(tmp_path):
@@ -241,7 +250,7 @@ def test_readme_first_two_commands_exist():
                 checked += 1
         if words[0] == "ppimg2img":
             assert "ppimg2img=ppimg2img.cli:main" in setup
-            assert words[1] in ("train", "download"), command
+            assert words[1] in COMMANDS, command
             checked += 1
     assert checked >= 2, f"nothing checkable in {commands}"
 
@@ -251,6 +260,8 @@ def test_installed_console_script():
     proc = subprocess.run(["ppimg2img", "download", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "ppimg2img download" in proc.stdout and "horse2zebra" in proc.stdout
+    proc = subprocess.run(["ppimg2img", "download-dataset", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "summer2winter_yosemite" in proc.stdout
     proc = subprocess.run(["ppimg2img", "train", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--resume" in proc.stdout
 
@@ -270,3 +281,105 @@ def test_default_threads_follow_omp_num_threads():
     one = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_NUM_THREADS": "1"},
                          capture_output=True, text=True, timeout=120)
     assert one.stdout.split()[-1] == "1"
+
+
+# --- model zoo commands: ppimg2img download / models / download-dataset, tools/download_weights.py ---
+
+@pytest.fixture
+def zoo_server(tmp_path, monkeypatch):
+    """cyclegan/horse2zebra served from 127.0.0.1 (the ngf-8 reference checkpoint), cache in tmp."""
+    import dataclasses
+
+    from ppimg2img.weights import zoo
+    from http_fixture import serve_folder
+    monkeypatch.setenv("PPIMG2IMG_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "served"
+    root.mkdir()
+    shutil.copy(os.path.join(ROOT, "tests", "data", "cyclegan_resnet_6blocks_ngf8.pth"), root / "horse2zebra.pth")
+    with serve_folder(root) as server:
+        entry = dataclasses.replace(zoo.MODEL_ZOO["cyclegan/horse2zebra"], url=server.url + "/horse2zebra.pth",
+                                    arch="resnet_6blocks", arch_kwargs={"ngf": 8})
+        monkeypatch.setitem(zoo.MODEL_ZOO, entry.name, entry)
+        yield server
+
+
+def test_download_model_fetches_and_converts(zoo_server, tmp_path, capsys):
+    cache = tmp_path / "cache" / "models" / "cyclegan"
+    assert main(["download", "horse2zebra", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert f"cyclegan/horse2zebra: {cache / 'horse2zebra.pth'}" in out
+    assert f"cyclegan/horse2zebra: converted {cache / 'horse2zebra.pth.converted.pdparams'}" in out
+    # horse2zebra is a dataset too: say how to get the images instead
+    assert "'horse2zebra' is also a dataset" in err and "ppimg2img download-dataset horse2zebra" in err
+    assert sorted(os.listdir(cache)) == ["horse2zebra.pth", "horse2zebra.pth.converted.pdparams"]
+    # again: nothing downloaded, still exit 0
+    assert main(["download", "cyclegan/horse2zebra"]) == 0
+    assert len(zoo_server.log) == 1 and "horse2zebra.pth.converted.pdparams" in capsys.readouterr().out
+    # and `models` now marks it as cached
+    assert main(["models", "--cached"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == ["NAME", "FAMILY", "ARCH", "DIRECTION", "SOURCE", "CACHED"]
+    assert re.match(r"cyclegan/horse2zebra +cyclegan +resnet_6blocks +horse -> zebra +original +yes$", rows[1])
+    assert rows[2] == "" and rows[3].startswith("1 model.")
+
+
+def test_download_failure_exits_1_with_url_and_path(zoo_server, tmp_path, capsys):
+    zoo_server.errors = [404]
+    assert main(["download", "horse2zebra", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    path = tmp_path / "cache" / "models" / "cyclegan" / "horse2zebra.pth"
+    assert "HTTP error 404" in err and zoo_server.url + "/horse2zebra.pth" in err and f"put it at {path}" in err
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["download", "maps"], "'maps' is a CycleGAN dataset, not a pretrained model: download it with "
+                           "`ppimg2img download-dataset maps`"),
+    (["download", "hrse2zebra"], "Did you mean 'cyclegan/horse2zebra'?"),
+    (["download", "sat2map"], "ambiguous: write one of cyclegan/sat2map, pix2pix/sat2map"),
+    (["download", "horse2zebra", "--root", "datasets"], "moved to `ppimg2img download-dataset NAME --root DIR`"),
+    (["download"], "the following arguments are required: MODEL"),
+    (["models", "horse2zebr"], "Did you mean 'cyclegan/horse2zebra'?"),
+    (["download-dataset", "horse2zebar"], "Did you mean 'horse2zebra'?"),
+])
+def test_zoo_usage_errors_exit_2(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PPIMG2IMG_HOME", str(tmp_path / "cache"))
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()  # nothing was downloaded
+
+
+def test_models_lists_the_zoo_and_details(capsys, tmp_path, monkeypatch):
+    from ppimg2img.weights import zoo
+    monkeypatch.setenv("PPIMG2IMG_HOME", str(tmp_path / "cache"))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len([l for l in lines if re.match(r"[a-z0-9]+/\w+ ", l)]) == len(zoo.MODEL_ZOO)
+    assert re.search(r"^pix2pix/facades_label2photo +pix2pix +unet_256 +label map -> facade photo +original +no$",
+                     out, flags=re.M)
+    assert re.search(r"^minivision/photo2cartoon +photo2cartoon +photo2cartoon .* original \(manual\) +no$", out,
+                     flags=re.M)
+    assert str(tmp_path / "cache" / "models") in out  # where files go
+    assert main(["models", "--family", "pix2pix"]) == 0
+    assert len([l for l in capsys.readouterr().out.splitlines() if l.startswith(("pix2pix/", "paddlegan/"))]) == 7
+    assert main(["models", "paddlegan/cyclegan_zebra2horse", "minivision/photo2cartoon"]) == 0
+    out = capsys.readouterr().out
+    assert "https://paddlegan.bj.bcebos.com/models/CycleGAN_horse2zebra.pdparams" in out and "key 'netG_B'" in out
+    assert "none: manual download from https://github.com/minivision-ai/photo2cartoon#download" in out
+    assert str(tmp_path / "cache" / "models" / "minivision" / "photo2cartoon_weights.pt") + " (missing)" in out
+
+
+def test_download_weights_script_manual_model_exits_1(tmp_path):
+    """tools/download_weights.py in a fresh process: a model without a direct link explains where
+    to get the file and where to put it."""
+    env = dict(_env(), PPIMG2IMG_HOME=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "download_weights.py"),
+                           "minivision/photo2cartoon"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    path = tmp_path / "cache" / "models" / "minivision" / "photo2cartoon_weights.pt"
+    assert f"put it at {path}" in proc.stderr and "drive.google.com" in proc.stderr
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "download_weights.py"), "--help"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "usage: download_weights.py" in proc.stdout and "PPIMG2IMG_HOME" in proc.stdout
