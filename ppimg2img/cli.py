@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a download or conversion failed, 2 usage error or unkno
 import argparse
 import difflib
 import os
+import pickle
 import sys
 
 
@@ -158,8 +159,9 @@ def download_main(argv=None, prog="ppimg2img download"):
             continue
         try:
             _convert(name)
-        except (OSError, ValueError, RuntimeError, KeyError, ImportError) as err:
-            print(f"error: {name} was downloaded to {path} but could not be converted: {err}", file=sys.stderr)
+        except (OSError, ValueError, RuntimeError, KeyError, ImportError, pickle.UnpicklingError) as err:
+            print(f"error: {name} was downloaded to {path} but could not be converted: {err} (if the file is "
+                  f"damaged, delete it and run the command again)", file=sys.stderr)
             failed += 1
             continue
         converted = zoo.converted_path(name)

@@ -332,6 +332,16 @@ def test_download_failure_exits_1_with_url_and_path(zoo_server, tmp_path, capsys
     assert not path.exists()
 
 
+def test_download_of_a_damaged_file_exits_1(zoo_server, tmp_path, capsys):
+    (tmp_path / "served" / "horse2zebra.pth").write_text("<html>maintenance page</html>")
+    assert main(["download", "horse2zebra", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    path = tmp_path / "cache" / "models" / "cyclegan" / "horse2zebra.pth"
+    assert f"cyclegan/horse2zebra was downloaded to {path} but could not be converted" in err
+    assert "delete it and run the command again" in err and "Traceback" not in err
+    assert main(["download", "horse2zebra", "--no-convert"]) == 0  # the file itself is there
+
+
 @pytest.mark.parametrize("args, message", [
     (["download", "maps"], "'maps' is a CycleGAN dataset, not a pretrained model: download it with "
                            "`ppimg2img download-dataset maps`"),
