@@ -24,8 +24,8 @@ class NoFaceFoundError(ValueError):
         self.detail = detail
         super().__init__(
             f"no face found in '{self.source}'{detail}. Fix: use a photo with a frontal, upright face "
-            f"(at least ~40 px wide after downscaling to max_side), or try detector='cnn' "
-            f"(handles small, turned and rotated faces) or a larger max_side")
+            f"(at least ~40 px wide after downscaling to max_side), or try the CNN detector "
+            f"(detector='cnn', --detector cnn: small, turned and tilted faces) or a larger max_side")
 
     def __reduce__(self):
         return (type(self), (self.source, self.detail))
