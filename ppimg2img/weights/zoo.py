@@ -75,8 +75,9 @@ _CITYSCAPES_LICENCE = (_JUNYANZ_LICENCE + "; trained on Cityscapes, whose terms 
 # InstanceNorm without affine parameters, no dropout (``--no_dropout`` is its default).
 _CYCLEGAN_ARCH = ("resnet_9blocks", {"input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "instance",
                                      "use_dropout": False})
-# pix2pix: unet_256, ngf 64, BatchNorm, dropout 0.5 in the inner decoder blocks (no weights; the
-# original test.py keeps it active unless --eval is given).
+# pix2pix: unet_256, ngf 64, BatchNorm, dropout 0.5 in the inner decoder blocks (no weights).
+# The original test.py runs the net in train mode unless --eval is given: dropout stays active and
+# BatchNorm normalises with the test image's own statistics, not the running ones.
 _PIX2PIX_ARCH = ("unet_256", {"input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch",
                               "use_dropout": True})
 
@@ -130,8 +131,10 @@ _PADDLEGAN_DOCS = "https://github.com/PaddlePaddle/PaddleGAN/blob/develop/docs/e
 _PADDLEGAN_LICENCE = "Apache-2.0 (PaddlePaddle/PaddleGAN); the training images keep their own terms"
 # PaddleGAN's configs/cyclegan_*.yaml and pix2pix_*.yaml: same networks as the original.
 _PG_CYCLEGAN_ARCH = _CYCLEGAN_ARCH
+# configs/pix2pix_*.yaml: use_dropout False. PaddleGAN's BatchNorm (trainable_statistics=True)
+# also uses batch statistics at test time.
 _PG_PIX2PIX_ARCH = ("unet_256", {"input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch",
-                                 "use_dropout": False})  # configs/pix2pix_*.yaml: use_dropout False
+                                 "use_dropout": False})
 
 
 def _paddlegan(model, family, filename, arch, key, direction, description, doc, licence=_PADDLEGAN_LICENCE):
