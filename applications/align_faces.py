@@ -58,6 +58,8 @@ def parse_args(argv):
     p.add_argument("--mask-weights", help="segmentation model for --mask model (ONNX)")
     p.add_argument("--max-side", type=int, default=1024,
                    help="detect on a copy downscaled to this longer side (default 1024)")
+    p.add_argument("--min-score", type=float, default=0.0,
+                   help="drop detections scoring below this (default 0 as dlib; ~0.5 drops most false positives)")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
     args = p.parse_args(argv)
     if args.size < 16:
@@ -86,7 +88,8 @@ def main(argv=None):
 
     try:
         pipe = FacePipeline(size=args.size, detector=args.detector, max_faces=args.max_faces or None,
-                            mask=args.mask, max_side=args.max_side, mask_weights=args.mask_weights)
+                            mask=args.mask, max_side=args.max_side, mask_weights=args.mask_weights,
+                            min_score=args.min_score)
     except (ValueError, OSError) as err:
         parser.error(str(err))
     dst = os.path.abspath(args.dst)

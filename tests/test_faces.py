@@ -189,6 +189,14 @@ def test_cnn_detector_finds_the_rotated_faces(two_faces_rgba):
     assert all(abs(roll_angle(f.landmarks) + 25.5) < 4 for f in faces)
 
 
+def test_min_score_drops_weak_detections():
+    astronaut = skdata.astronaut()  # one face, and a mission patch that HOG scores just above 0
+    faces = detect_faces(astronaut)
+    assert len(faces) == 2 and faces[1].score < 0.5 < faces[0].score
+    strict = detect_faces(astronaut, min_score=0.5)
+    assert len(strict) == 1 and strict[0].box == faces[0].box
+
+
 def test_photo_without_face_raises_naming_it(tmp_path):
     path = str(tmp_path / "coffee.png")
     save_image(path, skdata.coffee())

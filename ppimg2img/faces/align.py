@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
+from .mask import composite_on_white
+
 ALIGN_METHODS = ("crop", "template")
 
 #: 5-point template (left eye, right eye, nose tip, left and right mouth corners) as fractions of
@@ -44,7 +46,6 @@ class AlignedFace:
 
     def on_white(self):
         """The face composited onto white through its mask (what photo2cartoon's generator expects)."""
-        from .mask import composite_on_white
         return self.image.copy() if self.mask is None else composite_on_white(self.image, self.mask)
 
 

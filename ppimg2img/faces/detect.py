@@ -85,7 +85,7 @@ def _landmarks(rgb, box):
     return pts / np.float32(s) + np.array([cx0, cy0], dtype=np.float32)
 
 
-def detect_faces(image, detector="hog", max_side=1024, upsample=None, max_faces=None):
+def detect_faces(image, detector="hog", max_side=1024, upsample=None, max_faces=None, min_score=0.0):
     """All faces in an image, largest first (``[]`` when there is none).
 
     Args:
@@ -97,6 +97,9 @@ def detect_faces(image, detector="hog", max_side=1024, upsample=None, max_faces=
         upsample: how many times dlib upsamples the detection image (each finds faces half as
             small, at 4x the cost); default 1 for HOG (faces down to ~40 px), 0 for CNN.
         max_faces: keep only the largest N faces (None: all).
+        min_score: drop detections scoring below this (dlib's own threshold is 0). Real faces
+            usually score above 1 with HOG; ~0.5 removes most false positives (badges, patterns)
+            but also some tiny or blurred faces.
     """
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector '{detector}'; use one of {DETECTORS}")
@@ -109,7 +112,7 @@ def detect_faces(image, detector="hog", max_side=1024, upsample=None, max_faces=
     for x0, y0, x1, y1, score in _run_detector(small, detector, int(upsample)):
         box = (max(0, round(x0 / scale)), max(0, round(y0 / scale)),
                min(w, round(x1 / scale)), min(h, round(y1 / scale)))
-        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+        if score < min_score or box[2] - box[0] < 2 or box[3] - box[1] < 2:
             continue
         faces.append(Face(box=box, landmarks=_landmarks(rgb, box), score=score))
     faces.sort(key=lambda f: f.area, reverse=True)

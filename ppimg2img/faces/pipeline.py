@@ -19,10 +19,12 @@ class FacePipeline:
             to the 5-point ``template``, fractions of ``size``; ArcFace's by default).
         max_side: detection runs on a copy downscaled to this longer side.
         upsample: dlib upsampling for detection (None: 1 for HOG, 0 for CNN).
+        mask_weights: segmentation model file for ``mask='model'``.
+        min_score: drop detections scoring below this (0 as dlib; ~0.5 drops most false positives).
     """
 
     def __init__(self, size=256, detector="hog", max_faces=None, mask="grabcut", align="crop",
-                 max_side=1024, upsample=None, mask_weights=None, template=ARCFACE_TEMPLATE):
+                 max_side=1024, upsample=None, mask_weights=None, template=ARCFACE_TEMPLATE, min_score=0.0):
         if detector not in DETECTORS:
             raise ValueError(f"unknown face detector '{detector}'; use one of {DETECTORS}")
         if align not in ALIGN_METHODS:
@@ -33,12 +35,12 @@ class FacePipeline:
             raise ValueError(f"max_faces must be a positive number or None (all faces), got {max_faces}")
         self.size, self.detector, self.max_faces = int(size), detector, max_faces
         self.align, self.template = align, template
-        self.max_side, self.upsample = max_side, upsample
+        self.max_side, self.upsample, self.min_score = max_side, upsample, float(min_score)
         self.mask_fn = get_mask_fn(mask, mask_weights)
 
     def detect(self, image):
         """:class:`~ppimg2img.faces.detect.Face` list of an RGB array, largest first (may be empty)."""
-        return detect_faces(image, self.detector, self.max_side, self.upsample, self.max_faces)
+        return detect_faces(image, self.detector, self.max_side, self.upsample, self.max_faces, self.min_score)
 
     def process(self, image, source=None):
         """Aligned, masked faces of a photo (file path or array), largest first.
