@@ -61,11 +61,11 @@ def full_mask(image, landmarks=None):
 
 def _keep_face_part(fg, hull):
     """The connected parts of ``fg`` that touch the landmark hull, with their holes filled."""
-    n, labels = cv2.connectedComponents(fg, connectivity=8)
+    _, labels = cv2.connectedComponents(fg, connectivity=8)
     keep = np.unique(labels[(hull > 0) & (fg > 0)])
     out = np.isin(labels, keep[keep > 0]).astype(np.uint8)
     # holes: background parts that do not touch the border
-    n, labels = cv2.connectedComponents(1 - out, connectivity=4)
+    _, labels = cv2.connectedComponents(1 - out, connectivity=4)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     holes = (labels > 0) & ~np.isin(labels, border)
     out[holes] = 1
@@ -85,18 +85,24 @@ def _head_and_neck(landmarks, shape, grow=1.0, neck=0.3):
     return out
 
 
-def grabcut_mask(image, landmarks, iterations=4, border=0.03):
+def grabcut_mask(image, landmarks, iterations=4, border=0.03, work_size=320):
     """Head mask by GrabCut (Rother et al. 2004) seeded from the landmarks.
 
     Seeds: the landmark hull is sure foreground; the head ellipse and a neck strip are probable
     foreground; a band ``border`` x size wide along the top and the sides above the chin is sure
     background (where the head does not reach it); the rest is probable background. The result is
     limited to a generous head-and-neck region (shoulders and body are left out), keeps the parts
-    connected to the face, fills holes and is feathered.
+    connected to the face, fills holes and is feathered. Crops larger than ``work_size`` are
+    segmented at that size (GrabCut's cost grows with the pixel count) and the mask scaled up.
     """
     rgb = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
-    h, w = rgb.shape[:2]
+    full_h, full_w = rgb.shape[:2]
     pts = np.asarray(landmarks, dtype=np.float64)
+    scale = min(1.0, work_size / max(full_h, full_w))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (round(full_w * scale), round(full_h * scale)), interpolation=cv2.INTER_AREA)
+        pts = (pts + 0.5) * scale - 0.5
+    h, w = rgb.shape[:2]
     hull = _hull(pts, (h, w))
     head = _head_and_neck(pts, (h, w))
     seeds = np.where(head > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
@@ -115,7 +121,9 @@ def grabcut_mask(image, landmarks, iterations=4, border=0.03):
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel)
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, kernel)
     fg = _keep_face_part(np.maximum(fg, hull), hull)
-    return _feather(fg, max(h, w))
+    if scale < 1.0:
+        fg = (cv2.resize(fg.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR) > 0.5)
+    return _feather(fg, max(full_h, full_w))
 
 
 class SegmentationModelMask:
