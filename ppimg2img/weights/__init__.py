@@ -9,6 +9,7 @@
 from .convert import WeightsMismatchError, convert_state_dict, load_state_into
 from .load import infer_arch, load_generator, save_converted, select_net
 from .reader import CheckpointReadError, UnsafeCheckpointError, read_checkpoint
+from .zoo import MODEL_ZOO, UnknownModelError, converted_path, fetch, get_entry, list_models, weights_path
 
 
 def load_weights_into(net, weights, key=None):
@@ -29,4 +30,5 @@ def load_weights_into(net, weights, key=None):
 
 __all__ = ["read_checkpoint", "UnsafeCheckpointError", "CheckpointReadError", "WeightsMismatchError",
            "convert_state_dict", "load_state_into", "load_weights_into", "load_generator", "infer_arch",
-           "select_net", "save_converted"]
+           "select_net", "save_converted", "MODEL_ZOO", "UnknownModelError", "converted_path", "fetch",
+           "get_entry", "list_models", "weights_path"]

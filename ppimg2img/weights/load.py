@@ -66,7 +66,10 @@ def infer_arch(state):
     keys = set(state)
     if "ConvBlock1.1.weight" in keys and any(k.startswith("HourGlass1.") for k in keys):
         ngf = state["ConvBlock1.1.weight"].shape[0]
-        kw = {"ngf": ngf, "n_blocks": _count(keys, r"EncodeBlock(\d+)\.")}
+        n_blocks = _count(keys, r"EncodeBlock(\d+)\.")
+        if n_blocks != 4:  # the original generator has exactly 4 encoder/decoder blocks
+            raise CheckpointError(f"a photo2cartoon generator with {n_blocks} encoder blocks; the original has 4")
+        kw = {"ngf": ngf}
         fc_in = _mlp_input(state, "FC.0.weight")
         kw.update(_light_and_size(fc_in, ngf * 4))
         return "photo2cartoon", kw
@@ -185,16 +188,12 @@ def save_converted(net, path, arch, arch_kwargs, key=None):
     return path
 
 
-def converted_path(original_path):
-    return original_path + ".converted.pdparams"
-
-
 def _load_from_zoo(name, arch, key, arch_kwargs):
     from . import zoo
 
     entry = zoo.get_entry(name)
     original = zoo.fetch(name)
-    cached = converted_path(original)
+    cached = zoo.converted_path(name)  # per net: two directions of one file are cached apart
     if os.path.isfile(cached) and os.path.getmtime(cached) >= os.path.getmtime(original) and arch is None \
             and not arch_kwargs and key is None:
         return load_generator(cached)

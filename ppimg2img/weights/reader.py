@@ -117,8 +117,15 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype, count=1)[0] if data is not None else dtype.type()
 
 
-def _torch_dtype(name):
-    return lambda: name  # torch.float32 pickles as a global; we only need its name
+class _Inert:
+    """Stands for harmless objects that weights do not need (the RNG state in ppimg2img's
+    training checkpoints): accepts its arguments and state, does nothing."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
 
 
 ALLOWED_GLOBALS = {
@@ -137,6 +144,9 @@ ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
+# Paddle's RNG state object in ppimg2img's .pdckpt files: not needed to read weights, never built
+ALLOWED_GLOBALS[("paddle.base.libpaddle", "GeneratorState")] = _Inert
+ALLOWED_GLOBALS[("paddle.fluid.libpaddle", "GeneratorState")] = _Inert
 ALLOWED_GLOBALS.update({("torch", name): _StorageType(name, dt) for name, dt in TORCH_STORAGE_DTYPES.items()})
 # torch >= 2 may pickle storages as UntypedStorage with the dtype given separately
 ALLOWED_GLOBALS[("torch.storage", "UntypedStorage")] = _StorageType("UntypedStorage", np.uint8)
@@ -159,7 +169,7 @@ class _SafeUnpickler(pickle.Unpickler):
         except KeyError:
             pass
         hint = ""
-        if module.startswith("torch.nn") or module.startswith("__main__") or "." in module and name[:1].isupper():
+        if module.startswith(("torch.nn", "__main__", "models", "networks")):
             hint = (" The file seems to pickle a whole model object rather than its weights: load it "
                     "once in PyTorch and save model.state_dict() instead.")
         raise UnsafeCheckpointError(
