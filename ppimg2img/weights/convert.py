@@ -117,7 +117,9 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
             fill = _optional_fill(key, layout)
             if fill == "zeros":
                 out[key] = np.zeros(expected, dtype=np.float32)
-            elif fill != "keep":
+            elif fill == "keep":
+                out[key] = param.numpy()
+            else:
                 missing.append(f"{key} (expected shape {expected})")
             continue
         used.add(key)
