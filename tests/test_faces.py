@@ -158,6 +158,14 @@ def test_paste_back_replaces_the_face_only_inside_the_mask(photo, aligned):
     np.testing.assert_array_equal(paste_back(photo, no_mask, [black]), photo)
 
 
+def test_paste_back_in_strips_is_seamless(photo, aligned, monkeypatch):
+    from ppimg2img.faces import paste
+    processed = [255 - aligned.image]
+    whole = paste_back(photo, [aligned], processed)
+    monkeypatch.setattr(paste, "_STRIP", 37)  # huge faces are blended a strip of rows at a time
+    np.testing.assert_array_equal(paste_back(photo, [aligned], processed), whole)
+
+
 def test_paste_back_rejects_mismatches(photo, aligned):
     with pytest.raises(ValueError, match="1 aligned faces but 2 processed images"):
         paste_back(photo, [aligned], [aligned.image, aligned.image])

@@ -4,6 +4,8 @@ import numpy as np
 
 from .image import to_rgb_uint8
 
+_STRIP = 512  # rows blended at a time
+
 
 def _border_taper(shape, width):
     """1 inside, fading smoothly to 0 at the edges of the crop over about ``width`` pixels."""
@@ -39,20 +41,25 @@ def paste_back(photo, faces, processed, feather=0.03):
             img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA if smaller else cv2.INTER_CUBIC)
         alpha = np.ones(size, np.float32) if face.mask is None else np.asarray(face.mask, np.float32)
         alpha = alpha * _border_taper(size, feather * max(size))
-        # the photo region under the crop
-        corners = cv2.transform(np.array([[[0, 0], [size[1], 0], [0, size[0]], [size[1], size[0]]]],
-                                         np.float64), face.matrix)[0]
-        x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
-        x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
-        x1, y1 = min(x1, w), min(y1, h)
-        if x1 <= x0 or y1 <= y0:
+        # the photo region under the part of the crop the mask keeps
+        ys, xs = np.nonzero(alpha > 1e-3)
+        if len(xs) == 0:
             continue
-        m = np.asarray(face.matrix, np.float64).copy()
-        m[:, 2] -= (x0, y0)
-        roi = (x1 - x0, y1 - y0)
-        fg = cv2.warpAffine(img, m, roi, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        a = cv2.warpAffine(alpha, m, roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        a = np.clip(a, 0.0, 1.0)[..., None]
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(np.rint(fg * a + region * (1.0 - a)), 0, 255).astype(np.uint8)
+        box = np.array([[[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1],
+                         [xs.min() - 1, ys.max() + 1], [xs.max() + 1, ys.max() + 1]]], np.float64)
+        corners = cv2.transform(box, face.matrix)[0]
+        x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 2
+        x1, y1 = min(x1, w), min(y1, h)
+        for top in range(y0, y1, _STRIP):  # strips of rows bound the memory for huge faces
+            bottom = min(top + _STRIP, y1)
+            m = np.asarray(face.matrix, np.float64).copy()
+            m[:, 2] -= (x0, top)
+            roi = (x1 - x0, bottom - top)
+            fg = cv2.warpAffine(img, m, roi, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            a = cv2.warpAffine(alpha, m, roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=0)
+            a = np.clip(a, 0.0, 1.0, out=a)
+            region = np.ascontiguousarray(out[top:bottom, x0:x1])
+            out[top:bottom, x0:x1] = cv2.blendLinear(fg, region, a, 1.0 - a)  # uint8 in and out
     return out
