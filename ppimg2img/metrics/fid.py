@@ -142,36 +142,25 @@ def resolve_weights(weights=None, download=True):
         raise InceptionWeightsError(f"{_weights_help()} (download failed: {err})") from None
 
 
-def _read_state(path):
-    """Nested {name: numpy array} from a .pth (via ppimg2img.weights) or .pdparams file."""
-    try:
-        from ..weights import read_checkpoint
-    except ImportError:
-        read_checkpoint = None
-    if read_checkpoint is not None:
-        return read_checkpoint(path)
-    if path.endswith(".pdparams"):
-        import paddle
-        return {k: np.asarray(v) for k, v in paddle.load(path).items()}
-    raise InceptionWeightsError(f"{path}: reading PyTorch checkpoints needs ppimg2img.weights, which is missing "
-                                "from this installation")
-
-
 def load_inception(weights=None, download=True, resize_to=299):
-    """FIDInceptionV3 in eval mode with the given (or cached/downloaded) weights, and their path."""
+    """FIDInceptionV3 in eval mode with the given (or cached/downloaded) weights, and their path.
+
+    The file is read by ppimg2img's checkpoint reader (no torch needed): PyTorch ``.pth`` keys
+    map one to one (running_mean/var -> _mean/_variance, fc weight transposed), PaddleGAN's
+    ``.pdparams`` has the same names and no classifier (``fc`` is unused for features)."""
     from ..nets.inception import FIDInceptionV3
+    from ..weights import load_state_into, read_checkpoint
     path = resolve_weights(weights, download)
     net = FIDInceptionV3(resize_to=resize_to)
+    framework = "paddle" if path.endswith((".pdparams", ".pdparams.npz")) else "torch"
     try:
-        state = _read_state(path)
+        state = dict(read_checkpoint(path))
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
-        if "fc.weight" not in state:  # PaddleGAN's file has no classifier; it is unused anyway
-            own = net.state_dict()
-            state.update({k: own[k].numpy() for k in ("fc.weight", "fc.bias")})
-        from ..weights import load_weights_into
-        load_weights_into(net, state)
-    except InceptionWeightsError:
-        raise
+        for key, value in net.state_dict().items():
+            if key.startswith("fc.") and key not in state:
+                value = value.numpy()
+                state[key] = value.T if framework == "torch" else value
+        load_state_into(net, state, framework, source=path)
     except Exception as err:  # unreadable or mismatched file
         raise InceptionWeightsError(f"{path}: cannot load as FID Inception weights ({type(err).__name__}: {err}). "
                                     f"{_weights_help()}") from None
@@ -233,7 +222,9 @@ class InceptionFeatures:
         info = {"folder": os.path.abspath(folder), "images": n, "weights": os.path.basename(str(self.weights))}
         if cache and os.path.isfile(cache):
             stats = load_statistics(cache)
-            if str(stats.get("info", "")) == repr(sorted(info.items())):
+            if "info" not in stats:  # statistics made elsewhere (pytorch-fid --save-stats): used as given
+                return stats
+            if str(stats["info"]) == repr(sorted(info.items())):
                 return stats
         feats = self.from_folder(folder, max_images)
         if cache:

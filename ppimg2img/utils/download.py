@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import ssl
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -22,7 +23,8 @@ import zlib
 
 from tqdm import tqdm
 
-__all__ = ["DownloadError", "ChecksumError", "download", "extract_zip", "get_cache_dir", "file_hash"]
+__all__ = ["DownloadError", "ChecksumError", "download", "extract_zip", "extract_tar", "get_cache_dir",
+           "file_hash"]
 
 _CHUNK = 1 << 16
 _USER_AGENT = "ppimg2img-downloader"
@@ -237,6 +239,61 @@ def extract_zip(zip_path, dest_dir, strip_top_dir=False):
                     cause = str(err) or "the file ends inside this member's data, a truncated download?"
                     raise ValueError(f"{zip_path} is corrupt: member {member.filename!r} cannot be extracted "
                                      f"({cause}); delete it and download it again.") from None
+            source = tmp
+            if strip_top_dir:
+                entries = os.listdir(tmp)
+                if len(entries) == 1 and os.path.isdir(os.path.join(tmp, entries[0])):
+                    source = os.path.join(tmp, entries[0])
+            os.rename(source, dest_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest_dir
+
+
+def extract_tar(tar_path, dest_dir, strip_top_dir=False):
+    """Safely and atomically extract a (gzip/bz2/xz-compressed) tar archive into ``dest_dir``.
+
+    Same contract as :func:`extract_zip`: members with absolute paths or '..' are rejected
+    before anything is written, and so are links pointing outside the archive and device or
+    FIFO entries; extraction goes to a temporary folder renamed into place. Returns ``dest_dir``;
+    raises ValueError for an unusable archive (not a tar, unsafe member, truncated data).
+    """
+    dest_dir = os.path.abspath(os.fspath(dest_dir))
+    if os.path.exists(dest_dir):
+        raise FileExistsError(f"Cannot extract {tar_path}: {dest_dir} already exists. "
+                              "Delete it or pick another folder.")
+    parent = os.path.dirname(dest_dir)
+    os.makedirs(parent, exist_ok=True)
+    try:
+        archive = tarfile.open(tar_path)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise ValueError(f"{tar_path} is not a valid tar archive ({err}); delete it and download it again.") from None
+    with archive:
+        try:
+            members = [m for m in archive.getmembers() if not m.name.startswith(("__MACOSX/", "./__MACOSX/"))]
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+            raise ValueError(f"{tar_path} is corrupt or truncated ({err}); delete it and download it again.") from None
+        for member in members:
+            _check_member(member.name, tar_path)
+            if member.isdev() or member.isfifo():
+                raise ValueError(f"Refusing to extract {tar_path}: member {member.name!r} is a device or FIFO.")
+            if member.issym() or member.islnk():
+                target = member.linkname if member.islnk() else os.path.join(os.path.dirname(member.name),
+                                                                             member.linkname)
+                if os.path.isabs(member.linkname) or ".." in re.split(r"[/\\]", os.path.normpath(target)):
+                    raise ValueError(f"Refusing to extract {tar_path}: link {member.name!r} points outside the "
+                                     f"archive ({member.linkname!r}).")
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest_dir)}.extract-", dir=parent)
+        try:
+            for member in members:
+                try:
+                    if hasattr(tarfile, "data_filter"):
+                        archive.extract(member, tmp, filter="data")
+                    else:  # pragma: no cover - Python < 3.11.4; members were checked above
+                        archive.extract(member, tmp)
+                except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+                    raise ValueError(f"{tar_path} is corrupt: member {member.name!r} cannot be extracted "
+                                     f"({err or 'truncated file'}); delete it and download it again.") from None
             source = tmp
             if strip_top_dir:
                 entries = os.listdir(tmp)
