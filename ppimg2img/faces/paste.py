@@ -22,7 +22,8 @@ def paste_back(photo, faces, processed, feather=0.03):
     the face's mask (all ones if it has none) times a taper ``feather`` x size wide at the crop
     edges, so no seam shows. ``photo`` must be the image the faces were aligned from.
 
-    Only the region under each face is touched, so huge photos cost no more than small ones.
+    Only the photo region under each mask is warped and blended (uint8, a strip of rows at a
+    time), so huge photos need little memory beyond the returned copy.
     """
     out = to_rgb_uint8(photo, "paste_back photo").copy()
     faces, processed = list(faces), list(processed)
