@@ -11,7 +11,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.nn import initializer as I
 
-from .ugatit import (ILN, ResnetBlock, RhoClipper, Upsample2x, _conv, _instance_norm, adaILN,
+from .ugatit import (ILN, ResnetBlock, RhoClipper, Upsample2x, _conv, _instance_norm, adaILN, check_full_size,
                      class_activation, torch_default_init, upsample_nearest2x)
 
 
@@ -153,7 +153,7 @@ class Photo2CartoonGenerator(nn.Layer):
         if img_size % 16:
             raise ValueError(f"img_size must be a multiple of 16 (the hourglass halves the image 4 times), "
                              f"got {img_size}")
-        self.light = light
+        self.light, self.img_size = light, img_size
         self.ConvBlock1 = nn.Sequential(nn.Pad2D(3, mode="reflect"), _conv(3, ngf, 7), _instance_norm(ngf), nn.ReLU())
         self.HourGlass1 = HourGlass(ngf, ngf)
         self.HourGlass2 = HourGlass(ngf, ngf)
@@ -182,6 +182,8 @@ class Photo2CartoonGenerator(nn.Layer):
         torch_default_init(self)
 
     def forward(self, x):
+        if not self.light:
+            check_full_size(x, self.img_size)
         x = self.HourGlass2(self.HourGlass1(self.ConvBlock1(x)))
         x = self.DownBlock2(self.DownBlock1(x))
         content = []

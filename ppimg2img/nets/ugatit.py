@@ -220,6 +220,8 @@ class UGATITGenerator(nn.Layer):
         torch_default_init(self)
 
     def forward(self, x):
+        if not self.light:
+            check_full_size(x, self.img_size)
         x = self.DownBlock(x)
         x, cam_logit = class_activation(x, self.gap_fc, self.gmp_fc, self.gap_fc.weight, self.gmp_fc.weight)
         x = self.relu(self.conv1x1(x))
@@ -232,6 +234,13 @@ class UGATITGenerator(nn.Layer):
         for i in range(self.n_blocks):
             x = getattr(self, f"UpBlock1_{i + 1}")(x, gamma, beta)
         return self.UpBlock2(x), cam_logit, heatmap
+
+
+def check_full_size(x, img_size):
+    """The full (non-light) MLP flattens the feature map, so only img_size x img_size images fit."""
+    if min(x.shape[-2:]) > 0 and list(x.shape[-2:]) != [img_size, img_size]:
+        raise ValueError(f"this generator (light: false) was built for {img_size}x{img_size} images and got "
+                         f"{x.shape[-2]}x{x.shape[-1]}: resize the input, or use light: true, which takes any size")
 
 
 def _sn(layer):
@@ -269,9 +278,15 @@ class UGATITDiscriminator(nn.Layer):
         self.pad = nn.Pad2D(1, mode="reflect")
         self.conv = _sn(_conv(ndf * mult, 1, 4))
         self.model = nn.Sequential(*model)
+        # reflection padding needs >= 2 pixels after the stride-1 conv: 3 after the downsamplings
+        self.n_layers, self.min_size = n_layers, 3 * 2 ** (n_layers - 2)
         torch_default_init(self)
 
     def forward(self, x):
+        if 0 < min(x.shape[-2:]) < self.min_size:
+            raise ValueError(f"a U-GAT-IT discriminator with n_layers={self.n_layers} needs images of at "
+                             f"least {self.min_size} px, got {x.shape[-2]}x{x.shape[-1]}: use larger images or "
+                             f"fewer layers (discriminator n_layers, model.n_layers_local)")
         x = self.model(x)
         x, cam_logit = class_activation(x, self.gap_fc, self.gmp_fc,
                                         self.gap_fc.weight_orig, self.gmp_fc.weight_orig)
