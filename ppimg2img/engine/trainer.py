@@ -425,8 +425,8 @@ class Trainer:
         ecfg = self.cfg["eval"]
         if not (ecfg["fid"] or ecfg["kid"]) or not fakes:
             return
-        from ..metrics.fid import (InceptionWeightsError, feature_statistics, frechet_distance,
-                                   kernel_inception_distance, load_statistics, save_statistics)
+        from ..metrics.fid import (InceptionWeightsError, fid_from_features, kernel_inception_distance,
+                                   load_statistics, save_statistics)
         try:
             extractor = self._inception()
         except InceptionWeightsError as err:
@@ -458,7 +458,7 @@ class Trainer:
             res["fid_error"] = res["kid_error"] = "needs at least 2 images per set"
             return
         if ecfg["fid"]:
-            fid = frechet_distance(*feature_statistics(fake_feats), *feature_statistics(real_feats))
+            fid = fid_from_features(fake_feats, real_feats)
             res["fid"] = {"value": fid, **protocol}
         if ecfg["kid"]:
             mean, std = kernel_inception_distance(fake_feats, real_feats, ecfg["kid_subsets"], ecfg["kid_subset_size"])

@@ -46,7 +46,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         raise ValueError(f"statistics differ in size: mean {mu1.shape} vs {mu2.shape}, "
                          f"covariance {sigma1.shape} vs {sigma2.shape}")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    with np.errstate(all="ignore"):
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
@@ -58,8 +59,26 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
 
 
 def fid_from_features(features1, features2):
-    """FID between two N x D feature sets."""
-    return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
+    """FID between two N x D feature sets.
+
+    When both sets have at most D images (small test sets; D = 2048 for Inception), the trace
+    term is computed exactly from the features: with S_i = X_i^T X_i / (N_i - 1) for centred
+    X_i, Tr sqrt(S1 S2) is the sum of the singular values of X_1 X_2^T / sqrt((N1-1)(N2-1)).
+    That avoids the D x D matrix square root (tens of seconds for D = 2048) and its numerical
+    trouble with singular covariances. Larger sets use pytorch-fid's formula.
+    """
+    f1, f2 = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
+    mu1, sigma1 = feature_statistics(f1)
+    mu2, sigma2 = feature_statistics(f2)
+    if f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"feature sets differ in size: {f1.shape} vs {f2.shape}")
+    if max(len(f1), len(f2)) > f1.shape[1]:
+        return frechet_distance(mu1, sigma1, mu2, sigma2)
+    a = (f1 - mu1) / np.sqrt(len(f1) - 1)
+    b = (f2 - mu2) / np.sqrt(len(f2) - 1)
+    tr_covmean = np.linalg.svd(a @ b.T, compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
 
 def kernel_inception_distance(features1, features2, num_subsets=100, subset_size=1000, seed=0):

@@ -76,7 +76,8 @@ def evaluate_folders(real_dir, fake_dir, metrics=("psnr", "ssim"), y_channel=Fal
                 report["metrics"][name] = {"value": float(np.mean(finite)) if finite else float("inf"),
                                            "identical_images": len(values[name]) - len(finite), **protocol}
     if "fid" in metrics or "kid" in metrics:
-        from .fid import (InceptionFeatures, feature_statistics, frechet_distance, kernel_inception_distance)
+        from .fid import (InceptionFeatures, feature_statistics, fid_from_features, frechet_distance,
+                          kernel_inception_distance)
         extractor = extractor or InceptionFeatures(inception_weights, batch_size=batch_size, progress=progress)
         real = extractor.folder_statistics(real_dir, cache=real_stats_cache, max_images=max_images)
         fake_feats = extractor.from_folder(fake_dir, max_images)
@@ -87,8 +88,9 @@ def evaluate_folders(real_dir, fake_dir, metrics=("psnr", "ssim"), y_channel=Fal
                                   f"{', ...' if len(list_images(fake_dir)) > 20 else ''})",
                     "real_stats_cache": real_stats_cache}
         if "fid" in metrics:
-            report["metrics"]["fid"] = {"value": frechet_distance(*feature_statistics(fake_feats), real["mu"],
-                                                                  real["sigma"]), **protocol}
+            value = (fid_from_features(fake_feats, real["features"]) if "features" in real
+                     else frechet_distance(*feature_statistics(fake_feats), real["mu"], real["sigma"]))
+            report["metrics"]["fid"] = {"value": value, **protocol}
         if "kid" in metrics:
             if "features" not in real:
                 raise ValueError(f"{real_stats_cache}: holds only mean/covariance; KID needs the features. "
