@@ -203,3 +203,18 @@ def test_btoa_direction_trains_the_reverse_mapping(tmp_path):
     ab = load_image(os.path.join(str(tmp_path / "data"), "test", "00000.png"))
     np.testing.assert_array_equal(load_image(os.path.join(folder, "00000_real_B.png")), ab[:, 128:])  # the input
     np.testing.assert_array_equal(load_image(os.path.join(folder, "00000_real_A.png")), ab[:, :128])  # the target
+
+
+def test_validation_during_training_leaves_the_run_unchanged(tmp_path):
+    """train.eval_epoch_interval evaluates between epochs (here in train_norm mode, which uses
+    dropout and batch statistics); the trained weights equal those of a run without it."""
+    from ppimg2img.engine.trainer import Trainer
+    weights = []
+    for i, extra in enumerate(({}, {"train": {"eval_epoch_interval": 1}, "eval": {"inference_mode": "train_norm"}})):
+        os.makedirs(tmp_path / str(i))
+        t = Trainer(load_config(_config(tmp_path / str(i), **extra), ["train.max_iters=5"]))
+        t.train(progress=False)
+        weights.append({k: v.numpy() for k, v in t.model.nets["netG"].state_dict().items()})
+    assert os.path.isfile(os.path.join(t.run_dir, "eval", "epoch_001", "metrics.json"))
+    for k in weights[0]:
+        np.testing.assert_array_equal(weights[0][k], weights[1][k], err_msg=k)

@@ -334,8 +334,9 @@ class Trainer:
     def _inference_mode(self, mode):
         """'eval': running BatchNorm statistics, no dropout. 'train_norm': the nets stay in train
         mode (batch statistics, dropout on) as the original test.py; the BatchNorm running
-        statistics it would update are restored afterwards, so training is unaffected."""
-        saved = {}
+        statistics it would update, and the random states dropout draws from, are restored
+        afterwards, so evaluating during training does not change the training run."""
+        saved, rng = {}, rng_state()
         if mode == "train_norm":
             saved = {(n, k): v.numpy().copy() for n, net in self.model.nets.items()
                      for k, v in net.state_dict().items() if k.endswith(("._mean", "._variance"))}
@@ -347,6 +348,7 @@ class Trainer:
         finally:
             for (n, k), value in saved.items():
                 self.model.nets[n].state_dict()[k].set_value(value)
+            set_rng_state(rng)
             self.model.train()
 
     def evaluate(self, tag="latest", progress=True):
