@@ -154,19 +154,29 @@ class UGATITModel(BaseModel):
 
         set_requires_grad(D, False)
         self.optimizers["G"].clear_grad()
-        parts = (lambda: self._translation_chain("A", "B"), lambda: self._translation_chain("B", "A"),
-                 lambda: self._identity("A"), lambda: self._identity("B"))
-        for part in parts:
-            losses = part()
-            paddle.add_n(list(losses.values())).backward()
-            for k, v in losses.items():
-                values[k] = values.get(k, 0.0) + float(v)
-            del losses
+        values.update(self.backward_generators())
         self.optimizers["G"].step()
         set_requires_grad(D, True)
         self.clip_generators()
         return {k: values[k] for k in self.loss_order + tuple(sorted(set(values) - set(self.loss_order)))
                 if k in values}
+
+    def generator_parts(self):
+        """The four independent parts of L_G, as functions returning {name: weighted loss}."""
+        return (lambda: self._translation_chain("A", "B"), lambda: self._translation_chain("B", "A"),
+                lambda: self._identity("A"), lambda: self._identity("B"))
+
+    def backward_generators(self):
+        """Back-propagate L_G part by part (each graph is freed before the next is built);
+        returns the float losses, parts of the same name summed."""
+        values = {}
+        for part in self.generator_parts():
+            losses = part()
+            paddle.add_n(list(losses.values())).backward()
+            for k, v in losses.items():
+                values[k] = values.get(k, 0.0) + float(v)
+            del losses
+        return values
 
     def clip_generators(self):
         """RhoClipper(0, 1) after the generator step, as the original."""
