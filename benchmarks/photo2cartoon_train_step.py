@@ -1,7 +1,7 @@
 """Peak host memory and time of one training step: photo2cartoon and U-GAT-IT light on CPU.
 
-    python benchmarks/photo2cartoon_train_step.py [--sizes 256 128] [--steps 3] [--warmup 1]
-                                                  [--models photo2cartoon ugatit_light] [--with-original]
+    python benchmarks/photo2cartoon_train_step.py [--sizes 256 128] [--steps 2] [--warmup 1]
+                                                  [--models photo2cartoon ugatit_light] [--original-sizes 128]
 
 Each (model, size) runs in its own process, so the peak resident memory (``ru_maxrss``, via
 ``ppimg2img.utils.env.peak_memory_mb``) is that setting's alone. Nets at their published sizes:
@@ -10,8 +10,8 @@ loss on (a MobileFaceNet with random weights: same cost as the real one); U-GAT-
 4 blocks, ndf 64. Batch 1. Prints the median step time after the warm-up steps and the peak
 memory, and writes benchmarks/results/photo2cartoon_train_step.json.
 
-``--with-original`` also measures the generator step written as the original writes it (every
-loss in one graph, one backward) instead of ppimg2img's four independent backward passes, to show
+``--original-sizes`` also measures, at those sizes, the generator step written as the original
+writes it (every loss in one graph, one backward) instead of ppimg2img's four independent backward passes, to show
 the memory that saves. Reference: PaddleGAN's photo2cartoon step peaked at 12.3 GB on this kind of
 machine (256 px, CPU).
 """
@@ -78,10 +78,11 @@ def main():
     p.add_argument("--models", nargs="+", default=["photo2cartoon", "ugatit_light"],
                    choices=["photo2cartoon", "ugatit_light"])
     p.add_argument("--sizes", nargs="+", type=int, default=[256, 128])
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--steps", type=int, default=2)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
-    p.add_argument("--with-original", action="store_true", help="also time the one-backward generator step")
+    p.add_argument("--original-sizes", nargs="*", type=int, default=[],
+                   help="sizes at which to also time the original one-backward generator step")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -94,7 +95,7 @@ def main():
     results = []
     for model in args.models:
         for size in args.sizes:
-            for g_step in (["split", "original"] if args.with_original else ["split"]):
+            for g_step in ["split"] + (["original"] if size in args.original_sizes else []):
                 cmd = [sys.executable, __file__, "--child", "--model", model, "--size", str(size),
                        "--steps", str(args.steps), "--warmup", str(args.warmup), "--g-step", g_step]
                 if args.threads:
