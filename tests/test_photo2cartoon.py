@@ -85,7 +85,8 @@ def test_w_clipper_clamps_blend_weights_only():
 
 def test_mobilefacenet_keys_equal_insightface():
     with open(os.path.join(DATA, "mobilefacenet_keys.json")) as f:
-        torch_keys = {k: tuple(s) for k, s in json.load(f)["mobilefacenet_512"] if not k.endswith("num_batches_tracked")}
+        torch_keys = {k: tuple(s) for k, s in json.load(f)["mobilefacenet_512"]
+                      if not k.endswith("num_batches_tracked")}
     renamed = {k.replace("running_mean", "_mean").replace("running_var", "_variance"): s for k, s in torch_keys.items()}
     assert torch_layout_keys(MobileFaceNet(512)) == renamed
 
@@ -181,7 +182,8 @@ def test_shipped_config_is_valid_and_original():
     assert model["name"] == "Photo2CartoonModel"
     assert model["generator"] == {"name": "photo2cartoon", "ngf": 32, "img_size": 256, "light": True}
     assert (model["discriminator"]["ndf"], model["discriminator"]["n_layers"], model["n_layers_local"]) == (32, 7, 5)
-    assert (model["adv_weight"], model["cycle_weight"], model["identity_weight"], model["cam_weight"]) == (1, 50, 10, 1000)
+    weights = (model["adv_weight"], model["cycle_weight"], model["identity_weight"], model["cam_weight"])
+    assert weights == (1, 50, 10, 1000)
     assert model["faceid_weight"] == 0 and model["faceid_model"] is None
     assert cfg["dataset"]["train"]["dataroot"].endswith("photo2cartoon")
     assert cfg["optimizer"]["lr"] == 1e-4 and cfg["optimizer"]["weight_decay"] == 1e-4

@@ -62,7 +62,8 @@ def test_adailn_and_iln_compute_the_original_formula():
     np.testing.assert_allclose(ada(x, gamma, beta).numpy(), expected, atol=1e-5)
 
     iln = ILN(4)
-    assert np.allclose(iln.rho.numpy(), 0.0) and np.allclose(iln.gamma.numpy(), 1.0) and np.allclose(iln.beta.numpy(), 0.0)
+    assert np.allclose(iln.rho.numpy(), 0.0) and np.allclose(iln.gamma.numpy(), 1.0)
+    assert np.allclose(iln.beta.numpy(), 0.0)
     iln.rho.set_value(paddle.full([1, 4, 1, 1], 0.3))
     np.testing.assert_allclose(iln(x).numpy(), _ln_in(x.numpy(), 0.3), atol=1e-5)
     # unbiased, not biased: the difference is visible on a 2x2 map
@@ -217,7 +218,8 @@ def test_train_step_updates_all_nets_and_clips_rho():
     before = {n: [p.numpy().copy() for p in net.parameters()] for n, net in m.nets.items()}
     m.nets["genA2B"].UpBlock1_1.norm1.rho.set_value(paddle.full([1, 16, 1, 1], 1.5))
     losses = m.train_step()
-    assert list(losses) == ["D_A", "G_adv_A", "cycle_A", "idt_A", "cam_A", "D_B", "G_adv_B", "cycle_B", "idt_B", "cam_B"]
+    assert list(losses) == ["D_A", "G_adv_A", "cycle_A", "idt_A", "cam_A",
+                            "D_B", "G_adv_B", "cycle_B", "idt_B", "cam_B"]
     assert all(np.isfinite(v) and v > 0 for v in losses.values())
     for name, net in m.nets.items():
         changed = [np.abs(p.numpy() - b).max() > 0 for p, b in zip(net.parameters(), before[name])]
@@ -225,7 +227,8 @@ def test_train_step_updates_all_nets_and_clips_rho():
     assert float(m.nets["genA2B"].UpBlock1_1.norm1.rho.max()) == 1.0
     rows = m.visuals()
     assert [[label for label, _ in row] for row in rows] == [
-        ["real_A", "heatmap_A2B", "fake_A2B", "rec_A", "idt_A"], ["real_B", "heatmap_B2A", "fake_B2A", "rec_B", "idt_B"]]
+        ["real_A", "heatmap_A2B", "fake_A2B", "rec_A", "idt_A"],
+        ["real_B", "heatmap_B2A", "fake_B2A", "rec_B", "idt_B"]]
     assert all(t.shape == [1, 3, 32, 32] or t.shape == [1, 1, 32, 32] for row in rows for _, t in row)
     assert m.translate(m.real_A, "BtoA").shape == [1, 3, 32, 32]
 
@@ -240,7 +243,8 @@ def test_discriminators_are_global_and_local():
     m = _model()
     assert (m.nets["disGA"].n_layers, m.nets["disLA"].n_layers) == (5, 4)
     assert set(m.nets) == {"genA2B", "genB2A", "disGA", "disGB", "disLA", "disLB"}
-    assert set(UGATITModel({"name": "ugatit", "ngf": 4, "img_size": 32}, None, is_train=False).nets) == {"genA2B", "genB2A"}
+    inference = UGATITModel({"name": "ugatit", "ngf": 4, "img_size": 32}, None, is_train=False)
+    assert set(inference.nets) == {"genA2B", "genB2A"}
 
 
 # ---- configs and the trainer ---------------------------------------------------------------
@@ -253,7 +257,8 @@ def test_shipped_configs_are_valid_and_original(name):
     assert (model["generator"]["n_blocks"], model["generator"]["img_size"]) == (4, 256)
     assert model["generator"]["light"] is (name != "ugatit_selfie2anime")
     assert (model["discriminator"]["n_layers"], model["n_layers_local"]) == (7, 5)
-    assert (model["adv_weight"], model["cycle_weight"], model["identity_weight"], model["cam_weight"]) == (1, 10, 10, 1000)
+    weights = (model["adv_weight"], model["cycle_weight"], model["identity_weight"], model["cam_weight"])
+    assert weights == (1, 10, 10, 1000)
     assert cfg["optimizer"] == {"lr": 1e-4, "name": "adam", "beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-4}
     sched = cfg["lr_scheduler"]
     assert sched["policy"] == "linear" and sched["n_epochs"] == sched["n_epochs_decay"]

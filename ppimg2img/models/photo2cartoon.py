@@ -9,9 +9,9 @@ weights come from a file (InsightFace_Pytorch's ``model_mobilefacenet.pth``, as 
 """
 import os
 
-from ..utils.env import logger
 from ..nets.mobilefacenet import MobileFaceNet, face_id_distance
 from ..nets.photo2cartoon import WClipper
+from ..utils.env import logger
 from .base import set_requires_grad
 from .ugatit import UGATITModel
 

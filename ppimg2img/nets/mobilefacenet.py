@@ -6,7 +6,6 @@ into ``models/mobilefacenet.py`` and loads from ``model_mobilefacenet.pth``, so 
 are those ('conv1.conv.weight', 'conv_23.conv_dw.bn.running_mean' -> '..._mean', 'linear.weight',
 ...). photo2cartoon uses it, frozen and in eval mode, for its face-ID loss.
 """
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 

@@ -12,7 +12,6 @@ import math
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 from paddle.nn import initializer as I
 
 
@@ -160,9 +159,8 @@ def class_activation(x, gap_fc, gmp_fc, gap_weight, gmp_weight):
     """The CAM attention of generator and discriminators (paper sec. 2.1.1): auxiliary logits of
     global average and max pooled features, and the features re-weighted by those classifiers'
     weights ([in, 1] here, Paddle's Linear layout), concatenated -> (features, cam_logit [N, 2])."""
-    n = x.shape[0]
-    gap_logit = gap_fc(x.mean(axis=[2, 3]).reshape([n, -1]))
-    gmp_logit = gmp_fc(x.max(axis=[2, 3]).reshape([n, -1]))
+    gap_logit = gap_fc(x.mean(axis=[2, 3]))
+    gmp_logit = gmp_fc(x.max(axis=[2, 3]))
     gap = x * gap_weight.transpose([1, 0]).unsqueeze([2, 3])
     gmp = x * gmp_weight.transpose([1, 0]).unsqueeze([2, 3])
     return paddle.concat([gap, gmp], axis=1), paddle.concat([gap_logit, gmp_logit], axis=1)
@@ -240,7 +238,8 @@ def check_full_size(x, img_size):
     """The full (non-light) MLP flattens the feature map, so only img_size x img_size images fit."""
     if min(x.shape[-2:]) > 0 and list(x.shape[-2:]) != [img_size, img_size]:
         raise ValueError(f"this generator (light: false) was built for {img_size}x{img_size} images and got "
-                         f"{x.shape[-2]}x{x.shape[-1]}: resize the input, or use light: true, which takes any size")
+                         f"{x.shape[-2]}x{x.shape[-1]}: resize the input, or use a light generator "
+                         f"(light: true), which takes other sizes")
 
 
 def _sn(layer):
