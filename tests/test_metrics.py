@@ -208,7 +208,8 @@ def test_load_inception_reads_paddle_weights_without_classifier(tmp_path):
     from ppimg2img.nets.inception import FIDInceptionV3
     paddle.seed(3)
     src = FIDInceptionV3(resize_to=None)
-    state = {k: v for k, v in src.state_dict().items() if not k.startswith("fc.")}
+    state = {k.replace("bn._mean", "bn.running_mean"): v  # PaddleGAN's ParamAttr names for the statistics
+             for k, v in src.state_dict().items() if not k.startswith("fc.")}
     path = str(tmp_path / "InceptionV3.pdparams")
     paddle.save(state, path)
     net, used = load_inception(path, resize_to=None)

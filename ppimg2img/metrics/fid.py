@@ -175,6 +175,9 @@ def load_inception(weights=None, download=True, resize_to=299):
     try:
         state = dict(read_checkpoint(path))
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+        if framework == "paddle":  # PaddleGAN names its BatchNorm statistics after PyTorch's
+            state = {k.replace(".bn.running_mean", ".bn._mean").replace(".bn.running_var", ".bn._variance"): v
+                     for k, v in state.items()}
         for key, value in net.state_dict().items():
             if key.startswith("fc.") and key not in state:
                 value = value.numpy()
@@ -208,10 +211,12 @@ class InceptionFeatures:
                 return self.net(x).numpy()
             return np.concatenate([self._run([img]) for img in batch])  # mixed sizes: one at a time
 
-    def from_images(self, images, desc="features"):
-        """Features of an iterable of HxWx3 uint8 RGB images -> N x 2048 float32."""
+    def from_images(self, images, desc="features", total=None):
+        """Features of an iterable of HxWx3 uint8 RGB images -> N x 2048 float32 (streamed: only
+        one batch of images is in memory at a time when ``images`` is a generator)."""
         feats, batch = [], []
-        for img in tqdm(images, desc=desc, disable=not self.progress, leave=False, unit="img"):
+        total = len(images) if total is None and hasattr(images, "__len__") else total
+        for img in tqdm(images, desc=desc, total=total, disable=not self.progress, leave=False, unit="img"):
             batch.append(np.asarray(img))
             if len(batch) == self.batch_size:
                 feats.append(self._run(batch))
@@ -223,7 +228,7 @@ class InceptionFeatures:
     def from_files(self, paths, desc="features"):
         """Features of image files (read with ppimg2img's load_image, as RGB)."""
         from ..utils.image_io import load_image
-        return self.from_images((load_image(p) for p in paths), desc=desc)
+        return self.from_images((load_image(p) for p in paths), desc=desc, total=len(paths))
 
     def from_folder(self, folder, max_images=None):
         """Features of every image in ``folder`` (recursive, sorted), at most ``max_images``."""
