@@ -12,6 +12,7 @@ import os
 from ..nets.mobilefacenet import MobileFaceNet, face_id_distance
 from ..nets.photo2cartoon import WClipper
 from ..utils.env import logger
+from ..weights import load_weights_into
 from .base import set_requires_grad
 from .ugatit import UGATITModel
 
@@ -50,16 +51,11 @@ class Photo2CartoonModel(UGATITModel):
             raise FileNotFoundError(
                 f"model.faceid_model: {faceid_model} not found (MobileFaceNet weights for the face-ID loss). "
                 f"Fix the path, or set model.faceid_weight: 0 to train without the face-ID loss.")
-        from ..weights import load_weights_into
+        # not in self.nets: never switched to train mode, never saved in checkpoints (reloaded from the file)
         self.facenet = load_weights_into(MobileFaceNet(512), faceid_model)
         self.facenet.eval()
         set_requires_grad([self.facenet], False)
         logger.info("photo2cartoon: face-ID loss on (weight %g, MobileFaceNet from %s)", faceid_weight, faceid_model)
-
-    def train(self):
-        super().train()
-        if self.facenet is not None:
-            self.facenet.eval()  # always frozen statistics, as the original
 
     def extra_generator_losses(self, real, fake, domain):
         if self.facenet is None:
