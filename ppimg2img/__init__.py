@@ -9,6 +9,9 @@ USER_OMP_THREADS = _os.environ.get("OMP_NUM_THREADS")
 
 # Paddle warns at import that ccache (for compiling custom C++ ops) is missing: irrelevant here.
 _warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+# Paddle's BatchNorm warns at its first training forward that it always tracks running statistics
+# (as PyTorch does): expected for pix2pix's BatchNorm, not a problem.
+_warnings.filterwarnings("ignore", message="When training, we now always track global mean", category=UserWarning)
 try:
     import paddle  # noqa: F401
 except ImportError as _err:  # pragma: no cover - exercised in a paddle-free subprocess test

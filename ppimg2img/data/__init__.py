@@ -4,12 +4,16 @@ import signal
 
 import paddle
 
+from .aligned import AlignedDataset
+from .colorization import ColorizationDataset
 from .unaligned import UnalignedDataset
 
-__all__ = ["DATASETS", "build_dataset", "build_loader", "UnalignedDataset"]
+__all__ = ["DATASETS", "build_dataset", "build_loader", "UnalignedDataset", "AlignedDataset", "ColorizationDataset"]
 
 DATASETS = {
     "UnalignedDataset": UnalignedDataset,
+    "AlignedDataset": AlignedDataset,
+    "ColorizationDataset": ColorizationDataset,
 }
 
 

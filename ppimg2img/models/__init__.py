@@ -1,4 +1,8 @@
 """Model table: the config's ``model.name`` is a key here."""
 from .cyclegan import CycleGANModel
+from .photo2cartoon import Photo2CartoonModel
+from .pix2pix import ColorizationModel, Pix2PixModel
+from .ugatit import UGATITModel
 
-MODELS = {"CycleGANModel": CycleGANModel}
+MODELS = {"CycleGANModel": CycleGANModel, "Pix2PixModel": Pix2PixModel, "ColorizationModel": ColorizationModel,
+          "UGATITModel": UGATITModel, "Photo2CartoonModel": Photo2CartoonModel}

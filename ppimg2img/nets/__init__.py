@@ -9,7 +9,10 @@ import inspect
 from .init import init_weights
 from .norm import get_norm_layer, uses_bias
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
+from .photo2cartoon import Photo2CartoonGenerator
 from .resnet_generator import ResnetBlock, ResnetGenerator
+from .ugatit import UGATITDiscriminator, UGATITGenerator
+from .unet_generator import UnetGenerator, UnetSkipConnectionBlock
 
 
 def resnet_9blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect"):
@@ -27,15 +30,30 @@ def basic(input_nc=3, ndf=64, norm="instance"):
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
 
 
+def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True):
+    """U-Net with 8 downsamplings for 256x256 images (pix2pix default: BatchNorm, dropout)."""
+    return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout)
+
+
+def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True):
+    """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout)."""
+    return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout)
+
+
 GENERATORS = {
     "resnet_9blocks": resnet_9blocks,
     "resnet_6blocks": resnet_6blocks,
+    "unet_256": unet_256,
+    "unet_128": unet_128,
+    "ugatit": UGATITGenerator,
+    "photo2cartoon": Photo2CartoonGenerator,
 }
 
 DISCRIMINATORS = {
     "basic": basic,
     "n_layers": NLayerDiscriminator,
     "pixel": PixelDiscriminator,
+    "ugatit": UGATITDiscriminator,
 }
 
 
