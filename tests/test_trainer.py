@@ -341,3 +341,29 @@ def test_resume_with_another_batch_size_keeps_the_images_done(tmp_path, caplog):
         t2.resume(t.latest_path)
     assert t2.epoch_iter == 2  # 1 batch of 2 images = 2 batches of 1
     assert "batch size changed from 2 to 1" in caplog.text
+
+
+def test_loader_workers_start_after_multithreaded_opencv_in_the_main_process(tmp_path):
+    """A multi-threaded OpenCV call in the main process before training (faces, visuals, data
+    generation) must not make the forked loader workers hang in their cv2.setNumThreads(1)."""
+    import subprocess
+    import sys
+    code = (
+        "import cv2, numpy as np\n"
+        "cv2.GaussianBlur(np.random.rand(1024, 1024).astype(np.float32), (5, 5), 1.0)  # starts OpenCV's pool\n"
+        "from ppimg2img.config import load_config\n"
+        "from ppimg2img.engine.trainer import Trainer\n"
+        f"t = Trainer(load_config({tiny_cyclegan_config(tmp_path)!r}, ['train.max_iters=2', 'train.num_workers=2']))\n"
+        "t.train(progress=False)\n"
+        "print('trained', t.iter)\n")
+    import signal
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,  # so a hang can be cleaned up with its workers
+                            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("training hung: the loader workers deadlocked in OpenCV")
+    assert proc.returncode == 0 and "trained 2" in stdout, stderr[-2000:]
