@@ -90,24 +90,23 @@ def main():
     args = p.parse_args()
     if args.child:
         return measure(args)
-    import paddle
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = args.threads or cores  # explicit: the children must not inherit an OMP_NUM_THREADS=1
     results = []
     for model in args.models:
         for size in args.sizes:
             for g_step in ["split"] + (["original"] if size in args.original_sizes else []):
-                cmd = [sys.executable, __file__, "--child", "--model", model, "--size", str(size),
-                       "--steps", str(args.steps), "--warmup", str(args.warmup), "--g-step", g_step]
-                if args.threads:
-                    cmd += ["--threads", str(args.threads)]
+                cmd = [sys.executable, __file__, "--child", "--model", model, "--size", str(size), "--threads",
+                       str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup), "--g-step", g_step]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                 r = json.loads(out.strip().splitlines()[-1])
                 r.update(model=model, size=size, g_step=g_step, median_step_s=statistics.median(r["step_s"]))
                 results.append(r)
                 print(f"{model} {size}px ({g_step} G step): median {r['median_step_s']:.2f} s/step, "
                       f"peak {r['peak_mb']:.0f} MB", flush=True)
-    print(f"\nTraining step, batch 1, Paddle {paddle.__version__}, {cores} cores, median of {args.steps} "
-          f"steps after {args.warmup} warm-up step(s)\n")
+    import paddle
+    print(f"\nTraining step, batch 1, Paddle {paddle.__version__}, {threads} threads on {cores} cores, "
+          f"median of {args.steps} steps after {args.warmup} warm-up step(s)\n")
     print("| model | size | G step | s/step (median) | runs | peak memory MB | after building MB |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
@@ -117,7 +116,8 @@ def main():
     os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
     path = os.path.join(ROOT, "benchmarks", "results", "photo2cartoon_train_step.json")
     with open(path, "w") as f:
-        json.dump({"paddle": paddle.__version__, "cores": cores, "python": platform.python_version(),
+        json.dump({"paddle": paddle.__version__, "cores": cores, "threads": threads,
+                   "python": platform.python_version(),
                    "args": {k: v for k, v in vars(args).items() if k not in ("child", "model", "size", "g_step")},
                    "results": results}, f, indent=2)
     print(f"\nwritten {os.path.relpath(path, ROOT)}")
