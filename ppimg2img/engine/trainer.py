@@ -171,14 +171,6 @@ class Trainer:
             self.sampler = EpochBatchSampler(len(self.train_set), tcfg["batch_size"],
                                              shuffle=not ds_cfg.get("serial_batches", False),
                                              seed=self.cfg["seed"])
-            if tcfg["num_workers"]:
-                # Loader workers are forked (again every epoch) and set OpenCV to one thread. If the
-                # main process had run a multi-threaded OpenCV call before, that call deadlocks in the
-                # child (OpenCV 5.0, pthreads pool; seen with the whole test suite). One OpenCV thread
-                # here too leaves no pool threads to inherit; the main process only uses OpenCV for
-                # visuals and evaluation pages while training.
-                import cv2
-                cv2.setNumThreads(1)
             self._train_loader = build_loader(self.train_set, batch_sampler=self.sampler,
                                               num_workers=tcfg["num_workers"])
         return self._train_loader
