@@ -43,6 +43,13 @@ def build_loader(dataset, batch_sampler=None, batch_size=1, num_workers=0):
     1 of 6 test runs, Paddle 3.3.1); the workers still prefetch, so data loading overlaps training.
     """
     kwargs = dict(batch_sampler=batch_sampler) if batch_sampler is not None else dict(batch_size=batch_size)
+    if num_workers:
+        # The forked workers set OpenCV to one thread (_worker_init); if the main process had run a
+        # multi-threaded OpenCV call before, that deadlocks in the worker (OpenCV 5.0's pthreads pool
+        # is copied without its threads). One OpenCV thread in the main process as well leaves no
+        # pool to inherit; while training it only uses OpenCV for visuals and result pages.
+        import cv2
+        cv2.setNumThreads(1)
     return paddle.io.DataLoader(dataset, num_workers=num_workers, use_shared_memory=False,
                                 use_buffer_reader=False, worker_init_fn=_worker_init if num_workers else None,
                                 **kwargs)
