@@ -12,6 +12,10 @@ import pytest
 from ppimg2img.nets.photo2cartoon import Photo2CartoonGenerator
 from ppimg2img.nets.ugatit import UGATITGenerator, upsample_nearest2x
 
+# Paddle's static-graph tracing warns about its own internals (and about saving a parameter-free layer)
+pytestmark = pytest.mark.filterwarnings("ignore:Tensor do not have 'place' interface",
+                                        "ignore:no variable in your model")
+
 
 class ImageOutput(paddle.nn.Layer):
     """Export wrapper: the translated image only (the nets also return CAM logits and heatmap)."""
