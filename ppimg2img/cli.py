@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a download or conversion failed, 2 usage error or unkno
 """
 import argparse
 import difflib
+import logging
 import os
 import pickle
 import sys
@@ -48,6 +49,7 @@ def train_main(argv=None, prog="tools/main.py"):
     args = build_train_parser(prog).parse_args(argv)
     from .config import ConfigError, save_config
     from .engine.checkpoint import CheckpointError
+    from .engine import distributed
     from .engine.trainer import Trainer
     from .utils.env import logger, setup_logging
     try:
@@ -57,14 +59,18 @@ def train_main(argv=None, prog="tools/main.py"):
                 raise CheckpointError(f"{flag} {path}: file not found (checkpoints are in "
                                       f"<run folder>/checkpoints/, for example latest.pdckpt)")
         os.makedirs(cfg["output_dir"], exist_ok=True)
-        setup_logging(os.path.join(cfg["output_dir"], "train.log"))
+        if distributed.is_main():
+            setup_logging(os.path.join(cfg["output_dir"], "train.log"))
+        else:  # the other processes of a data-parallel job: warnings only, no files
+            setup_logging(None, level=logging.WARNING)
         logger.info("config %s -> run folder %s", args.config_file, cfg["output_dir"])
         trainer = Trainer(cfg)
         if args.resume:
             trainer.resume(args.resume)  # may take the seed the run started with
         elif args.load:
             trainer.load_weights(args.load)
-        save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"))
+        if distributed.is_main():
+            save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"))
         if args.evaluate_only:
             if not (args.resume or args.load):
                 logger.warning("--evaluate-only without --load/--resume evaluates untrained weights")
@@ -80,7 +86,8 @@ def train_main(argv=None, prog="tools/main.py"):
         # Expected failures (bad config, data, checkpoint) get one readable line; the traceback
         # still goes to train.log for bug reports.
         logger.debug("failure details", exc_info=True)
-        print(f"error: {err}", file=sys.stderr)
+        where = f"process {distributed.rank()} of {distributed.world_size()}: " if distributed.world_size() > 1 else ""
+        print(f"error: {where}{err}", file=sys.stderr)
         return 2 if isinstance(err, ConfigError) else 1
     return 0
 

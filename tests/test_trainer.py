@@ -340,7 +340,7 @@ def test_resume_with_another_batch_size_keeps_the_images_done(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="ppimg2img"):
         t2.resume(t.latest_path)
     assert t2.epoch_iter == 2  # 1 batch of 2 images = 2 batches of 1
-    assert "batch size changed from 2 to 1" in caplog.text
+    assert "images per iteration changed from 2 to 1" in caplog.text
 
 
 def test_loader_workers_start_after_multithreaded_opencv_in_the_main_process(tmp_path):

@@ -71,6 +71,8 @@ CONFIG_SCHEMA = Section({
         "save_latest_interval": Field(int, 5000, minimum=1, help="also refresh 'latest' every N iterations"),
         "eval_at_end": Field(bool, True, help="evaluate on dataset.test when training ends"),
         "visualdl": Field(bool, False, help="write VisualDL scalars (pip install visualdl)"),
+        "sync_batchnorm": Field(bool, False, help="multi-process runs: BatchNorm statistics over the global "
+                                                  "batch (SyncBatchNorm, GPU); no effect in one process"),
         "eval_epoch_interval": Field(int, None, minimum=1,
                                      help="also evaluate on dataset.test every N epochs (eval/epoch_NNN/)"),
     }),

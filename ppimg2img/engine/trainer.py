@@ -30,6 +30,7 @@ from ..metrics import psnr, ssim
 from ..models import MODELS
 from ..utils.env import logger, peak_memory_mb, rng_state, set_device, set_rng_state, set_seed, set_threads
 from ..utils.image_io import image_to_array, list_images, load_image, save_image, tensor_to_image
+from . import distributed
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_file
 from .visual import save_grid, write_results_page, write_training_page
 
@@ -40,7 +41,9 @@ class TrainingDivergedError(RuntimeError):
 
 class EpochBatchSampler(paddle.io.BatchSampler):
     """Batches of one epoch in a seeded order; ``skip`` drops batches already trained on
-    (used when resuming in the middle of an epoch)."""
+    (used when resuming in the middle of an epoch). In a data-parallel job every process draws the
+    same order and takes its own slice of each global batch (``distributed.shard_order``), so
+    the shards differ per rank and per epoch and the union is the single-process epoch."""
 
     def __init__(self, num_samples, batch_size, shuffle=True, seed=0):  # noqa: D107 - no super(): no sampler
         self.num_samples, self.batch_size = num_samples, batch_size
@@ -50,13 +53,15 @@ class EpochBatchSampler(paddle.io.BatchSampler):
     def batches(self):
         order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
                  if self.shuffle else np.arange(self.num_samples))
+        if distributed.world_size() > 1:
+            return distributed.shard_order(order, self.batch_size)
         return [order[i:i + self.batch_size].tolist() for i in range(0, self.num_samples, self.batch_size)]
 
     def __iter__(self):
         yield from self.batches()[self.skip:]
 
     def __len__(self):
-        return math.ceil(self.num_samples / self.batch_size) - self.skip
+        return math.ceil(self.num_samples / (self.batch_size * distributed.world_size())) - self.skip
 
 
 class Trainer:
@@ -66,7 +71,11 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = cfg["output_dir"]
         os.makedirs(self.run_dir, exist_ok=True)
+        # data parallel when launched with paddle.distributed.launch; rank 0 alone writes files
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        self.is_main = self.rank == 0
         self.device = set_device(None if cfg["device"] == "auto" else cfg["device"])
+        distributed.init()
         self.threads = set_threads(cfg["threads"])
         set_seed(cfg["seed"])
 
@@ -89,7 +98,12 @@ class Trainer:
             make(ds_cfg["train"]["dataroot"], **syn)
         model_cfg = dict(cfg["model"])
         self.model = MODELS[model_cfg.pop("name")](**model_cfg, seed=cfg["seed"])
+        if self.world > 1 and cfg["train"]["sync_batchnorm"]:
+            distributed.convert_sync_batchnorm(self.model)  # before the optimizers take the parameters
         self.model.setup_training(cfg["optimizer"], cfg["lr_scheduler"])
+        if self.world > 1:
+            wrapped = distributed.wrap_trainable_nets(self.model)
+            distributed.log_setup(cfg["train"]["batch_size"], cfg["optimizer"]["lr"], wrapped)
 
         sched = cfg["lr_scheduler"]
         self.total_epochs = cfg["train"]["epochs"] or (sched["n_epochs"] + sched["n_epochs_decay"])
@@ -104,11 +118,14 @@ class Trainer:
         return {"format": FORMAT, "version": 1, **self.model.state_dict(),
                 "epoch": self.epoch, "iter": self.iter, "epoch_iter": self.epoch_iter,
                 "epoch_loss": self.epoch_loss, "batch_size": self.cfg["train"]["batch_size"],
+                "world_size": self.world,
                 "rng": rng_state(), "config": self.cfg}
 
     def save_checkpoint(self, path=None):
+        """Write a checkpoint (process 0 only: every process holds the same weights)."""
         path = path or self.latest_path
-        atomic_save(self.checkpoint_state(), path)
+        if self.is_main:
+            atomic_save(self.checkpoint_state(), path)
         return path
 
     def resume(self, path):
@@ -123,11 +140,14 @@ class Trainer:
             raise CheckpointError(f"{path}: incomplete checkpoint, missing {missing}")
         self.model.set_state_dict(state, source=path)
         self.epoch, self.iter, self.epoch_iter = state["epoch"], state["iter"], state["epoch_iter"]
-        old_bs, new_bs = state.get("batch_size", self.cfg["train"]["batch_size"]), self.cfg["train"]["batch_size"]
+        # images per iteration = batch per process x processes; a checkpoint of an N-process run
+        # resumes in M processes at the same image of the epoch
+        old_bs = state.get("batch_size", self.cfg["train"]["batch_size"]) * state.get("world_size", 1)
+        new_bs = self.cfg["train"]["batch_size"] * self.world
         if old_bs != new_bs:
             self.epoch_iter = self.epoch_iter * old_bs // new_bs  # same images done, in new batches
-            logger.warning("batch size changed from %d to %d: the run continues, but not exactly as an "
-                           "uninterrupted run would", old_bs, new_bs)
+            logger.warning("images per iteration changed from %d to %d (batch size x processes): the run "
+                           "continues, but not exactly as an uninterrupted run would", old_bs, new_bs)
         self._truncate_loss_log()
         self.epoch_loss = state.get("epoch_loss", 0.0)
         seed = state.get("config", {}).get("seed", self.cfg["seed"])
@@ -142,7 +162,7 @@ class Trainer:
     def _truncate_loss_log(self):
         """Drop losses.csv rows after the resumed iteration (they belong to the abandoned future)."""
         path = os.path.join(self.run_dir, "losses.csv")
-        if not os.path.exists(path):
+        if not self.is_main or not os.path.exists(path):
             return
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -178,6 +198,7 @@ class Trainer:
     def train(self, progress=True):
         """Train until ``train.epochs`` (or ``train.max_iters``, or Ctrl-C); returns the last losses."""
         tcfg = self.cfg["train"]
+        progress = progress and self.is_main
         loader = self._loader()
         n_batches = len(self.sampler.batches())
         total_iters = self.total_epochs * n_batches
@@ -186,7 +207,7 @@ class Trainer:
         logger.info("training %s on %d images (%d batches of %d per epoch), epochs %d-%d, %d threads, %s",
                     type(self.model).__name__, len(self.train_set), n_batches, tcfg["batch_size"],
                     self.epoch, self.total_epochs, self.threads, self.device)
-        self._vdl = self._visualdl() if tcfg["visualdl"] else None
+        self._vdl = self._visualdl() if tcfg["visualdl"] and self.is_main else None
         self._step_time = None
         self.interrupted = False
         self.skipped_files = set()  # 'path: reason' of unreadable training images met in this run
@@ -288,8 +309,11 @@ class Trainer:
             raise TrainingDivergedError(msg)
 
     def _log(self, losses, data_time, total_iters):
+        """Console, train.log, losses.csv (and VisualDL): process 0's losses; images/s of the whole job."""
+        if not self.is_main:
+            return
         lr = self.model.current_lr()
-        bs = self.cfg["train"]["batch_size"]
+        bs = self.cfg["train"]["batch_size"] * self.world
         step_time = self._step_time
         csv_path = os.path.join(self.run_dir, "losses.csv")
         eta = max(total_iters - self.iter, 0) * step_time
@@ -317,11 +341,15 @@ class Trainer:
 
     def save_visuals(self):
         path = os.path.join(self.run_dir, "web", "images", f"epoch{self.epoch:03d}_iter{self.iter:07d}.png")
+        if not self.is_main:
+            return path
         save_grid(self.model.visuals(), path)
         self.write_training_page()
         return path
 
     def write_training_page(self):
+        if not self.is_main:
+            return
         eval_dir = os.path.join(self.run_dir, "eval")
         tags = sorted(os.listdir(eval_dir)) if os.path.isdir(eval_dir) else []
         links = [(f"eval/{tag}/index.html", f"evaluation: {tag}") for tag in tags]
@@ -365,6 +393,7 @@ class Trainer:
             logger.warning("dataset.test is not set: nothing to evaluate")
             return {}
         ecfg = self.cfg["eval"]
+        progress = progress and self.is_main
         out_dir = os.path.join(self.run_dir, "eval", tag)
         model_dirs = getattr(self.model, "directions", ("AtoB", "BtoA"))
         directions = [d for d in ecfg["directions"] if d in model_dirs]
@@ -382,9 +411,13 @@ class Trainer:
                 lines.append(line)
                 if res is not None:
                     results[direction] = res
+        if not self.is_main:  # the other processes translated their share; process 0 reports
+            return results
         lines.append(f"inference mode: {ecfg['inference_mode']} ("
                      + ("running BatchNorm statistics, dropout off" if ecfg["inference_mode"] == "eval"
                         else "batch statistics and dropout on, as the original test.py") + ")")
+        if self.world > 1:
+            lines.append(f"translated by {self.world} processes, each a share of the test set")
         os.makedirs(out_dir, exist_ok=True)
         tmp = os.path.join(out_dir, "metrics.json.tmp")
         with open(tmp, "w") as f:
@@ -482,8 +515,16 @@ class Trainer:
             out["real_B"] = tensor_to_image(real_B)
         return out
 
+    def _gather(self, items):
+        """Per-image results of every process, in test-set order (process 0 gets them all)."""
+        if self.world == 1:
+            return items
+        merged = [it for part in distributed.all_gather_objects(items) for it in part]
+        return sorted(merged, key=lambda it: it["index"])
+
     def _evaluate_paired(self, test_cfg, direction, page_dir, title, progress):
-        """One generator over a paired test set: each output is compared with the item's other half."""
+        """One generator over a paired test set: each output is compared with the item's other half.
+        In a data-parallel job each process translates every world-th item; process 0 writes."""
         ds_cfg = dict(test_cfg)
         dataset = build_dataset(ds_cfg.pop("name"), **ds_cfg, seed=self.cfg["seed"])
         dataset.set_epoch(0)
@@ -492,22 +533,33 @@ class Trainer:
         name_src, name_dst = (labels if direction == "AtoB" else labels[::-1])
         n = min(len(dataset), self.cfg["eval"]["max_images"] or len(dataset))
         root = os.path.join(test_cfg["dataroot"], test_cfg["phase"])
-        rows, psnrs, ssims, baseline, failed, fakes, reals = [], [], [], [], [], [], []
-        for i in tqdm(range(n), desc=f"evaluate {direction}", leave=False, disable=not progress or n < 5):
+        items = []
+        for i in tqdm(range(self.rank, n, self.world), desc=f"evaluate {direction}", leave=False,
+                      disable=not progress or n < 5):
             try:
                 item = dataset[i]
             except RuntimeError as err:  # no usable image at all
-                failed.append(str(err))
+                items.append({"index": i, "failed": [str(err)]})
                 break
-            failed.extend(line for line in item.get("skipped", "").split("\n") if line)
+            failed = [line for line in item.get("skipped", "").split("\n") if line]
             name = os.path.splitext(os.path.relpath(item["A_paths"], root))[0]
             y = self.model.translate(paddle.to_tensor(item[src][None]), direction)[0]
             imgs = self._display(item[src], y, item[dst])
+            items.append({"index": i, "failed": failed, "name": name, "images": imgs,
+                          "scores": self._score(imgs["fake_B"], imgs["real_B"], imgs["real_A"])})
+        items = self._gather(items)
+        if not self.is_main:
+            return None, ""
+        rows, psnrs, ssims, baseline, failed, fakes, reals = [], [], [], [], [], [], []
+        for it in items:
+            failed.extend(it["failed"])
+            if "name" not in it:
+                continue
+            name, imgs, (p, s, ident) = it["name"], it["images"], it["scores"]
             cells = [f"images/{name}_real_{name_src}.png", f"images/{name}_fake_{name_dst}.png",
                      f"images/{name}_real_{name_dst}.png"]
             for cell, key in zip(cells, ("real_A", "fake_B", "real_B")):
                 save_image(os.path.join(page_dir, cell), imgs[key])
-            p, s, ident = self._score(imgs["fake_B"], imgs["real_B"], imgs["real_A"])
             psnrs.append(p), ssims.append(s), baseline.append(ident)
             fakes.append(imgs["fake_B"]), reals.append(imgs["real_B"])
             cells.append(f"PSNR {p:.2f} dB, SSIM {s:.3f}")
@@ -521,7 +573,8 @@ class Trainer:
         return res, line
 
     def _evaluate_direction(self, test_cfg, direction, page_dir, title, progress):
-        """One generator over one unpaired test folder; returns (metrics dict or None, summary line)."""
+        """One generator over one unpaired test folder; returns (metrics dict or None, summary line).
+        In a data-parallel job each process translates every world-th file; process 0 writes."""
         root, phase = test_cfg["dataroot"], test_cfg["phase"]
         src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
         if test_cfg["direction"] == "BtoA":
@@ -535,32 +588,45 @@ class Trainer:
         limit = test_cfg["max_dataset_size"]
         files = list_images(src_dir)[: None if limit == math.inf else limit][: self.cfg["eval"]["max_images"]]
         prep = (test_cfg["preprocess"], test_cfg["load_size"], test_cfg["crop_size"])
-        rows, psnrs, ssims, baseline, failed, fakes = [], [], [], [], [], []
-        for path in tqdm(files, desc=f"evaluate {direction}", leave=False, disable=not progress or len(files) < 5):
+        items = []
+        for i in tqdm(range(self.rank, len(files), self.world), desc=f"evaluate {direction}", leave=False,
+                      disable=not progress or len(files) < 5):
+            path = files[i]
             name = os.path.splitext(os.path.relpath(path, src_dir))[0]
             try:
                 img = load_image(path)
             except OSError as err:
-                failed.append(str(err))
+                items.append({"index": i, "failed": [str(err)]})
                 continue
             params = get_transform_params(img.shape[1::-1], *prep, False, np.random.default_rng(0))
             x = apply_transform(img, params, *prep)
             net_in = image_to_array(np.asarray(Image.fromarray(x).convert("L")) if in_channels == 1 else x)
             y = tensor_to_image(self.model.translate(paddle.to_tensor(net_in[None]), direction)[0])
+            it = {"index": i, "failed": [], "name": name, "x": x, "y": y, "gt": None}
+            if name in ground_truth:
+                try:
+                    it["gt"] = apply_transform(load_image(ground_truth[name]), params, *prep)
+                    it["scores"] = self._score(y, it["gt"], x)
+                except OSError as err:
+                    it["failed"].append(str(err))
+            items.append(it)
+        items = self._gather(items)
+        if not self.is_main:
+            return None, ""
+        rows, psnrs, ssims, baseline, failed, fakes = [], [], [], [], [], []
+        for it in items:
+            failed.extend(it["failed"])
+            if "name" not in it:
+                continue
+            name, x, y, gt = it["name"], it["x"], it["y"], it["gt"]
             fakes.append(y)
             cells = [f"images/{name}_real_{src}.png", f"images/{name}_fake_{dst}.png"]
             save_image(os.path.join(page_dir, cells[0]), x)
             save_image(os.path.join(page_dir, cells[1]), y)
-            gt = None
-            if name in ground_truth:
-                try:
-                    gt = apply_transform(load_image(ground_truth[name]), params, *prep)
-                except OSError as err:
-                    failed.append(str(err))
             if gt is not None:
                 cells.append(f"images/{name}_gt_{dst}.png")
                 save_image(os.path.join(page_dir, cells[-1]), gt)
-                p, s, ident = self._score(y, gt, x)
+                p, s, ident = it["scores"]
                 psnrs.append(p), ssims.append(s), baseline.append(ident)
                 cells.append(f"PSNR {p:.2f} dB, SSIM {s:.3f}")
             rows.append((name, cells))

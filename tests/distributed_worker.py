@@ -1,0 +1,41 @@
+"""One process of the data-parallel tests (tests/test_distributed.py), started by
+``python -m paddle.distributed.launch --nproc_per_node 2 tests/distributed_worker.py CONFIG DUMP_DIR``.
+
+It runs the normal ``tools/main.py`` entry point and, for the test only, saves this process's
+parameters after training to ``DUMP_DIR/params_rank<N>.npz``. With ``PPIMG2IMG_TEST_FAIL_RANK=N``
+the training step of process N raises, to check that the job stops instead of hanging.
+"""
+import os
+import sys
+
+import numpy as np
+
+from ppimg2img.cli import train_main
+from ppimg2img.engine import distributed
+from ppimg2img.engine import trainer as trainer_module
+
+
+def main():
+    config, dump_dir = sys.argv[1], sys.argv[2]
+    if distributed.rank() == int(os.environ.get("PPIMG2IMG_TEST_FAIL_RANK", "-1")):
+        from ppimg2img.models.cyclegan import CycleGANModel
+
+        def broken_step(self):
+            raise RuntimeError("injected failure in the training step")
+        CycleGANModel.train_step = broken_step
+
+    train = trainer_module.Trainer.train
+
+    def train_and_dump(self, progress=True):
+        losses = train(self, progress)
+        params = {f"{name}/{key}": value.numpy() for name, net in self.model.nets.items()
+                  for key, value in net.state_dict().items()}
+        np.savez(os.path.join(dump_dir, f"params_rank{self.rank}.npz"), **params)
+        return losses
+
+    trainer_module.Trainer.train = train_and_dump
+    sys.exit(train_main(["-c", config, "--no-progress"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Data-parallel training with paddle.distributed on CPU processes (gloo): two processes,
+tiny CycleGAN, a few iterations."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, tiny_cyclegan_config
+
+WORKER = os.path.join(ROOT, "tests", "distributed_worker.py")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp_path, config, env=None, timeout=240):
+    """Run the worker in 2 processes; returns (exit code, seconds, text of both worker logs)."""
+    dump = tmp_path / "dump"
+    dump.mkdir(exist_ok=True)
+    logs = tmp_path / "launch_logs"
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+           "--master", f"127.0.0.1:{_free_port()}", "--log_dir", str(logs), WORKER, config, str(dump)]
+    full_env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    start = time.time()
+    proc = subprocess.run(cmd, cwd=str(tmp_path), env=full_env, capture_output=True, text=True, timeout=timeout)
+    text = proc.stdout + proc.stderr
+    for name in sorted(os.listdir(logs)) if logs.exists() else []:
+        text += open(logs / name, errors="replace").read()
+    return proc.returncode, time.time() - start, text
+
+
+def _params(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_two_processes_train_like_one_process_with_the_global_batch(tmp_path):
+    """2 processes x batch 1 == 1 process x batch 2 (no batch-dependent layers, no image pool);
+    both processes end with identical parameters; only process 0 writes; the checkpoint resumes
+    in one process."""
+    from ppimg2img.config import load_config
+    from ppimg2img.engine.trainer import Trainer
+
+    # norm 'none': with InstanceNorm the conv biases before it get a zero gradient up to rounding,
+    # which Adam turns into full-size steps in random directions, different for any batch split
+    sections = dict(model={"pool_size": 0, "generator": {"name": "resnet_6blocks", "ngf": 4, "norm": "none"},
+                           "discriminator": {"name": "basic", "ndf": 4, "norm": "none"}},
+                    train={"max_iters": 3, "log_interval": 1, "visual_interval": 2})
+    dist_cfg = tiny_cyclegan_config(tmp_path, **sections)
+    code, _, logs = launch(tmp_path, dist_cfg)
+    assert code == 0, logs[-3000:]
+    rank0, rank1 = (_params(tmp_path / "dump" / f"params_rank{r}.npz") for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+
+    single_dir = tmp_path / "single"
+    single_dir.mkdir()
+    single_cfg = load_config(tiny_cyclegan_config(single_dir, **{**sections, "train": {
+        **sections["train"], "batch_size": 2}}))
+    trainer = Trainer(single_cfg)
+    trainer.train(progress=False)
+    for name, net in trainer.model.nets.items():
+        for key, value in net.state_dict().items():
+            np.testing.assert_allclose(rank0[f"{name}/{key}"], value.numpy(), atol=2e-5, err_msg=f"{name}/{key}")
+
+    run = tmp_path / "run"
+    assert "data parallel over 2 processes" in (run / "train.log").read_text()
+    log = (run / "train.log").read_text()
+    assert log.count("iter 3 |") == 1  # one process logs
+    assert sorted(os.listdir(run)) == sorted(["checkpoints", "config.yaml", "eval", "index.html", "losses.csv",
+                                              "train.log", "web"])
+    import json
+    metrics = json.loads((run / "eval" / "latest" / "metrics.json").read_text())
+    assert metrics["AtoB"]["images"] == 2  # each process translated one test image; process 0 reports both
+    assert len([f for f in os.listdir(run / "eval" / "latest" / "AtoB" / "images") if "_fake_" in f]) == 2
+
+    # resume the 2-process checkpoint in one process: same images done, same weights
+    resumed = Trainer(load_config(tiny_cyclegan_config(tmp_path / "single", **{
+        **sections, "output_dir": str(tmp_path / "resumed")})))
+    resumed.resume(str(run / "checkpoints" / "latest.pdckpt"))
+    assert resumed.iter == 3 and resumed.epoch == 2
+    assert resumed.epoch_iter == 2  # 1 iteration of 2 processes = 2 iterations of batch 1
+    for key, value in resumed.model.nets["netG_A"].state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), rank0[f"netG_A/{key}"])
+
+
+def test_a_failing_process_stops_the_job_with_its_error(tmp_path):
+    config = tiny_cyclegan_config(tmp_path, train={"max_iters": 20})
+    code, seconds, logs = launch(tmp_path, config, env={"PPIMG2IMG_TEST_FAIL_RANK": "1"}, timeout=180)
+    assert code != 0
+    assert "error: process 1 of 2: injected failure in the training step" in logs
+    assert seconds < 170  # stopped, not hung until the timeout
