@@ -92,6 +92,36 @@ def test_two_processes_train_like_one_process_with_the_global_batch(tmp_path):
         np.testing.assert_array_equal(value.numpy(), rank0[f"netG_A/{key}"])
 
 
+def test_ugatit_several_backward_passes_per_step_stay_in_sync(tmp_path):
+    """U-GAT-IT back-propagates its generator loss in four parts per step: DataParallel averages
+    each part, so 2 processes x batch 1 still equal 1 process x batch 2."""
+    import yaml
+
+    from ppimg2img.config import load_config
+    from ppimg2img.engine.trainer import Trainer
+    from test_ugatit import tiny_ugatit_config
+
+    def config(folder, batch_size):
+        folder.mkdir(exist_ok=True)
+        path = tiny_ugatit_config(folder)
+        cfg = yaml.safe_load(open(path))
+        cfg["dataset"]["synthetic"]["n_train"] = 4
+        cfg["train"].update(batch_size=batch_size, max_iters=2, eval_at_end=False)
+        open(path, "w").write(yaml.safe_dump(cfg))
+        return path
+
+    code, _, logs = launch(tmp_path, config(tmp_path / "dist", 1))
+    assert code == 0, logs[-3000:]
+    rank0, rank1 = (_params(tmp_path / "dump" / f"params_rank{r}.npz") for r in (0, 1))
+    for key in rank0:
+        np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+    trainer = Trainer(load_config(config(tmp_path / "single", 2)))
+    trainer.train(progress=False)
+    for name, net in trainer.model.nets.items():
+        for key, value in net.state_dict().items():
+            np.testing.assert_allclose(rank0[f"{name}/{key}"], value.numpy(), atol=2e-5, err_msg=f"{name}/{key}")
+
+
 def test_a_failing_process_stops_the_job_with_its_error(tmp_path):
     config = tiny_cyclegan_config(tmp_path, train={"max_iters": 20})
     code, seconds, logs = launch(tmp_path, config, env={"PPIMG2IMG_TEST_FAIL_RANK": "1"}, timeout=180)
