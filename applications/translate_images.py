@@ -1,13 +1,16 @@
 #!/usr/bin/env python
-"""Translate a folder (or files, or a glob) of images with a trained CycleGAN checkpoint.
+"""Translate a folder (or files, or a glob) of images with a trained ppimg2img checkpoint
+(CycleGAN, pix2pix, colorization, U-GAT-IT, photo2cartoon).
 
     python applications/translate_images.py \
         --checkpoint output/quickstart_cyclegan/checkpoints/latest.pdckpt \
         --input data/synthetic_shapes/testA --output output/translated [--direction AtoB]
 
-Images keep their size (processed at the size rounded to a multiple of 4, then resized back);
-grayscale models (input_nc 1 in the checkpoint's config) get the image converted to grayscale,
-as in training. Files that cannot be read or translated are reported by name at the end and do
+Images keep their size: each is processed at the nearest size the generator accepts (a multiple
+of 4 for ResNet and light U-GAT-IT generators, of 16 for photo2cartoon, of 2^downsamplings for
+U-Nets, exactly ``img_size`` for full U-GAT-IT), then resized back. Grayscale models (input_nc 1
+in the checkpoint's config) get the image converted to grayscale, as in training; colorization
+models get its L channel and return the colourised photo. Files that cannot be read or translated are reported by name at the end and do
 not stop the batch. Writes one PNG per input (folder inputs keep their sub-folders; a name that
 is already taken gets a suffix _2, _3...) and an index.html that shows inputs next to outputs.
 """
@@ -58,40 +61,51 @@ def collect_inputs(items):
     return inputs
 
 
-def load_generator(checkpoint, direction):
-    """Rebuild the generator from the config stored in a ppimg2img checkpoint and load its weights.
-
-    Returns ``(net, input_nc)``; for BtoA the generator G_B reads the config's ``output_nc``.
-    """
-    from ppimg2img.engine.checkpoint import CheckpointError, load_file, load_net_state
-    from ppimg2img.nets import build_generator
+def load_model(checkpoint, direction):
+    """Rebuild the model from the config stored in a ppimg2img checkpoint, with its generators'
+    weights. Returns ``(model, generator config, input channels)``."""
+    from ppimg2img.engine.checkpoint import CheckpointError, load_file
+    from ppimg2img.models import MODELS
     state = load_file(checkpoint)
     if not isinstance(state, dict) or "config" not in state or "nets" not in state:
         raise CheckpointError(f"{checkpoint}: not a ppimg2img training checkpoint (it holds no config to "
                               f"rebuild the network from); use output/<run>/checkpoints/*.pdckpt")
-    net_name = "netG_A" if direction == "AtoB" else "netG_B"
     try:
-        g_cfg = dict(state["config"]["model"]["generator"])
-        name = g_cfg.pop("name")
-        weights = state["nets"][net_name]
+        model_cfg = dict(state["config"]["model"])
+        name = model_cfg.pop("name")
+        g_cfg = dict(model_cfg["generator"])
     except (KeyError, TypeError) as err:
-        raise CheckpointError(f"{checkpoint}: incomplete checkpoint, it lacks {err} (needs config.model."
-                              f"generator with a name, and nets.{net_name}); use output/<run>/checkpoints/*.pdckpt"
-                              ) from None
-    if direction == "BtoA":
-        g_cfg["input_nc"], g_cfg["output_nc"] = g_cfg.get("output_nc", 3), g_cfg.get("input_nc", 3)
-    net = build_generator(name, **g_cfg)
-    load_net_state(net, weights, net_name, checkpoint)
-    net.eval()
-    return net, g_cfg.get("input_nc", 3)
+        raise CheckpointError(f"{checkpoint}: incomplete checkpoint, it lacks {err} (needs config.model with "
+                              f"a name and a generator); use output/<run>/checkpoints/*.pdckpt") from None
+    if name not in MODELS:
+        raise CheckpointError(f"{checkpoint}: unknown model {name!r}; this ppimg2img knows {', '.join(MODELS)}")
+    directions = getattr(MODELS[name], "directions", ("AtoB", "BtoA"))
+    if direction not in directions:
+        raise CheckpointError(f"{checkpoint}: {name} has one generator, which translates A -> B as the dataset's "
+                              f"direction defined it in training; use --direction AtoB")
+    model = MODELS[name](**model_cfg, is_train=False, seed=0)
+    model.load_nets(state["nets"], source=checkpoint, strict=True)
+    model.eval()
+    input_nc = g_cfg.get("input_nc", 3) if direction == "AtoB" else g_cfg.get("output_nc", 3)
+    return model, g_cfg, input_nc
 
 
-def translate(net, img, input_nc):
-    """HxWx3 uint8 image -> translated HxWx3 uint8 image of the same size.
+def working_size(g_cfg, h, w):
+    """The (height, width) nearest to (h, w) that the generator accepts."""
+    import inspect
 
-    The network runs at the size rounded to a multiple of 4 (two stride-2 downsamplings); with
-    ``input_nc`` 1 the image is converted to grayscale first, as the training dataset does.
-    """
+    from ppimg2img.nets import GENERATORS
+    name = g_cfg["name"]
+    defaults = {k: p.default for k, p in inspect.signature(GENERATORS[name]).parameters.items()}
+    if name in ("ugatit", "photo2cartoon") and not g_cfg.get("light", defaults.get("light")):
+        size = g_cfg.get("img_size", defaults["img_size"])  # the full MLP reads a fixed-size feature map
+        return size, size
+    multiple = {"unet_256": 256, "unet_128": 128, "photo2cartoon": 16}.get(name, 4)
+    return (max(multiple, round(h / multiple) * multiple), max(multiple, round(w / multiple) * multiple))
+
+
+def translate(model, g_cfg, img, input_nc, direction="AtoB"):
+    """HxWx3 uint8 image -> translated HxWx3 uint8 image of the same size."""
     import cv2
     import numpy as np
     import paddle
@@ -99,13 +113,20 @@ def translate(net, img, input_nc):
 
     from ppimg2img.utils.image_io import image_to_array, tensor_to_image
     h, w = img.shape[:2]
-    h4, w4 = max(4, round(h / 4) * 4), max(4, round(w / 4) * 4)
-    x = cv2.resize(img, (w4, h4), interpolation=cv2.INTER_CUBIC) if (h4, w4) != (h, w) else img
-    if input_nc == 1:
-        x = np.asarray(Image.fromarray(x).convert("L"))
+    hs, ws = working_size(g_cfg, h, w)
+    x = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_CUBIC) if (hs, ws) != (h, w) else img
+    colorization = type(model).__name__ == "ColorizationModel"
+    if colorization:
+        from ppimg2img.data.colorization import rgb_to_lab_arrays
+        net_in = rgb_to_lab_arrays(x)[0]
+    else:
+        if input_nc == 1:
+            x = np.asarray(Image.fromarray(x).convert("L"))
+        net_in = image_to_array(x)
     with paddle.no_grad():
-        y = tensor_to_image(net(paddle.to_tensor(image_to_array(x)[None]))[0])
-    return cv2.resize(y, (w, h), interpolation=cv2.INTER_CUBIC) if (h4, w4) != (h, w) else y
+        out = model.translate(paddle.to_tensor(net_in[None]), direction)[0]
+    y = model.display_images(net_in, out)["fake_B"] if colorization else tensor_to_image(out)
+    return cv2.resize(y, (w, h), interpolation=cv2.INTER_CUBIC) if (hs, ws) != (h, w) else y
 
 
 def main(argv=None):
@@ -113,7 +134,8 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True, help="a .pdckpt written by tools/main.py")
     p.add_argument("--input", required=True, nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--output", required=True, help="folder for the results")
-    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="AtoB uses G_A, BtoA uses G_B")
+    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
+                   help="AtoB uses G_A / genA2B, BtoA uses G_B / genB2A (pix2pix has AtoB only)")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None)
     args = p.parse_args(argv)
 
@@ -128,7 +150,7 @@ def main(argv=None):
         set_device(args.device)
         set_threads(None)
         inputs = collect_inputs(args.input)
-        net, input_nc = load_generator(args.checkpoint, args.direction)
+        model, g_cfg, input_nc = load_model(args.checkpoint, args.direction)
     except (OSError, CheckpointError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -137,7 +159,7 @@ def main(argv=None):
     for path, name in tqdm(inputs, desc="translate", disable=len(inputs) < 5):
         try:
             img = load_image(path)
-            y = translate(net, img, input_nc)
+            y = translate(model, g_cfg, img, input_nc, args.direction)
             save_image(os.path.join(args.output, "images", name + "_input.png"), img)
             save_image(os.path.join(args.output, name + ".png"), y)
         except Exception as err:  # one bad image (unreadable, too small for the net...) must not stop the batch

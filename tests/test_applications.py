@@ -72,8 +72,38 @@ def test_translate_rejects_incomplete_checkpoint(tmp_path, capsys):
     paddle.save({"config": {"model": {}}, "nets": {}}, str(bad))
     assert translate_images.main(["--checkpoint", str(bad), "--input", str(tmp_path),
                                   "--output", str(tmp_path / "o")]) == 1
-    err = capsys.readouterr().err
-    assert "incomplete checkpoint, it lacks 'generator'" in err and "nets.netG_A" in err
+    assert "incomplete checkpoint, it lacks 'name'" in capsys.readouterr().err
+    model = {"name": "CycleGANModel", "generator": {"name": "resnet_6blocks", "ngf": 4},
+             "discriminator": {"name": "basic", "ndf": 4}}
+    paddle.save({"config": {"model": model}, "nets": {}}, str(bad))
+    assert translate_images.main(["--checkpoint", str(bad), "--input", str(tmp_path),
+                                  "--output", str(tmp_path / "o")]) == 1
+    assert "no weights for 'netG_A' in the checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model_cfg", [
+    {"name": "Pix2PixModel", "generator": {"name": "unet_128", "ngf": 4}, "discriminator": {"name": "basic", "ndf": 4}},
+    {"name": "UGATITModel", "generator": {"name": "ugatit", "ngf": 4, "n_blocks": 1, "light": True},
+     "discriminator": {"name": "ugatit", "ndf": 4}},
+    {"name": "UGATITModel", "generator": {"name": "ugatit", "ngf": 4, "n_blocks": 1, "img_size": 32, "light": False},
+     "discriminator": {"name": "ugatit", "ndf": 4}},
+], ids=["pix2pix_unet128", "ugatit_light", "ugatit_full_32"])
+def test_translate_any_model_family_keeps_odd_image_sizes(tmp_path, model_cfg):
+    from ppimg2img.models import MODELS
+
+    cfg = dict(model_cfg)
+    model = MODELS[cfg.pop("name")](**cfg, is_train=False)
+    ckpt = tmp_path / "run.pdckpt"
+    paddle.save({"config": {"model": model_cfg}, "nets": {k: v.state_dict() for k, v in model.nets.items()}}, str(ckpt))
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 101, 3), dtype=np.uint8)).save(src / "odd.png")
+    out = tmp_path / "out"
+    assert translate_images.main(["--checkpoint", str(ckpt), "--input", str(src), "--output", str(out)]) == 0
+    assert np.asarray(Image.open(out / "odd.png")).shape == (70, 101, 3)
+    if model_cfg["name"] == "Pix2PixModel":  # one generator: no B->A
+        assert translate_images.main(["--checkpoint", str(ckpt), "--input", str(src), "--output", str(out),
+                                      "--direction", "BtoA"]) == 1
 
 
 def test_output_names_are_unique(tmp_path):
