@@ -121,6 +121,7 @@ def test_discriminator_keys_equal_the_published_checkpoint(n_layers, name):
 
 
 def test_discriminator_outputs_cam_and_spectral_norm():
+    paddle.seed(0)  # power iteration converges at the rate of the weight's top singular-value gap
     d = UGATITDiscriminator(ndf=4, n_layers=5)
     x = rand(2, 3, 64, 64)
     d.eval()
@@ -131,7 +132,7 @@ def test_discriminator_outputs_cam_and_spectral_norm():
     d(x)
     np.testing.assert_array_equal(conv.weight_u.numpy(), u0)  # eval: no power iteration
     d.train()
-    for _ in range(30):
+    for _ in range(100):
         d(x)
     assert np.abs(conv.weight_u.numpy() - u0).max() > 1e-3
     w = conv.weight_orig.numpy().reshape(conv.weight_orig.shape[0], -1)
