@@ -217,7 +217,8 @@ def test_download_pix2pix_dataset(tmp_path, monkeypatch):
         return dest
 
     monkeypatch.setenv("PPIMG2IMG_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(p2p, "download", fake_download)
+    from ppimg2img.data import archives as archive_module
+    monkeypatch.setattr(archive_module, "download", fake_download)
     path = p2p.download_pix2pix_dataset("facades", root=str(tmp_path / "datasets"), progress=False)
     assert calls == ["http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"]
     assert sorted(os.listdir(path)) == ["test", "train", "val"]

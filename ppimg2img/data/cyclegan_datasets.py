@@ -4,9 +4,10 @@ from ``http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/<name>.zip``.
 """
 import difflib
 import os
-import shutil
 
-from ppimg2img.utils.download import DownloadError, download, extract_zip, get_cache_dir
+from ppimg2img.utils.download import DownloadError
+
+from .archives import install_dataset
 
 __all__ = ["OFFICIAL_BASE_URL", "CYCLEGAN_DATASETS", "download_cyclegan_dataset", "dataset_url"]
 
@@ -56,12 +57,6 @@ def dataset_url(name, base_url=None):
     return f"{base.rstrip('/')}/{name}.zip"
 
 
-def _missing_folders(path, expected):
-    if not expected:
-        return [] if os.listdir(path) else ["(any file)"]
-    return [d for d in expected if not os.path.isdir(os.path.join(path, d))]
-
-
 def download_cyclegan_dataset(name, root="datasets", base_url=None, progress=True):
     """Download and extract a CycleGAN dataset to ``<root>/<name>`` and return that path.
 
@@ -74,40 +69,14 @@ def download_cyclegan_dataset(name, root="datasets", base_url=None, progress=Tru
     base = base_url or os.environ.get("PPIMG2IMG_DATASET_URL")
     if name == "cityscapes" and not base:
         raise DownloadError(CITYSCAPES_MESSAGE)
-    expected = CYCLEGAN_DATASETS[name]
-    target = os.path.join(os.fspath(root), name)
-    if os.path.isdir(target):
-        missing = _missing_folders(target, expected)
-        if missing:
-            raise FileExistsError(f"{target} exists but lacks {', '.join(missing)} (expected "
-                                  f"{', '.join(expected)}). Delete it and run again to re-download.")
-        return target
-
-    url = dataset_url(name, base)
-    zip_path = os.path.join(get_cache_dir(), "datasets", f"{name}.zip")
-    download(url, zip_path, progress=progress)
-    try:
-        extract_zip(zip_path, target, strip_top_dir=True)
-    except ValueError as err:  # corrupt or unsafe archive: do not keep it in the cache
-        os.remove(zip_path)
-        raise DownloadError(f"The archive downloaded from {url} is unusable and was removed from the cache "
-                            f"(the next run downloads it again): {err}") from None
-    missing = _missing_folders(target, expected)
-    if missing:
-        shutil.rmtree(target)
-        os.remove(zip_path)
-        raise DownloadError(f"The archive downloaded from {url} does not contain the expected folders "
-                            f"{', '.join(missing)} (expected {', '.join(expected)} in {name}/).")
-    os.remove(zip_path)
-    return target
+    return install_dataset(name, dataset_url(name, base), root, CYCLEGAN_DATASETS[name], progress=progress)
 
 
 def main(argv=None, prog=None):
-    """Command line of data/download_cyclegan_dataset.py and ``ppimg2img download``."""
+    """Command line of data/download_cyclegan_dataset.py and ``ppimg2img download-dataset``."""
     import argparse
     import sys
 
-    from ..utils.download import DownloadError
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Download a CycleGAN dataset and extract it to ROOT/NAME "

@@ -5,9 +5,10 @@ side (AlignedDataset layout); which half is the "input" differs per set, see DIR
 """
 import difflib
 import os
-import shutil
 
-from ppimg2img.utils.download import DownloadError, download, extract_tar, get_cache_dir
+from ppimg2img.utils.download import DownloadError
+
+from .archives import install_dataset
 
 __all__ = ["OFFICIAL_BASE_URL", "PIX2PIX_DATASETS", "DIRECTIONS", "download_pix2pix_dataset", "dataset_url"]
 
@@ -50,10 +51,6 @@ def dataset_url(name, base_url=None):
     return f"{base.rstrip('/')}/{name}.tar.gz"
 
 
-def _missing(path, expected):
-    return [d for d in expected if not os.path.isdir(os.path.join(path, d))]
-
-
 def download_pix2pix_dataset(name, root="datasets", base_url=None, progress=True):
     """Download and extract a pix2pix dataset to ``<root>/<name>`` and return that path.
 
@@ -64,31 +61,7 @@ def download_pix2pix_dataset(name, root="datasets", base_url=None, progress=True
     base = base_url or os.environ.get("PPIMG2IMG_DATASET_URL")
     if name == "cityscapes" and not base:
         raise DownloadError(CITYSCAPES_MESSAGE)
-    expected = PIX2PIX_DATASETS[name]
-    target = os.path.join(os.fspath(root), name)
-    if os.path.isdir(target):
-        missing = _missing(target, expected)
-        if missing:
-            raise FileExistsError(f"{target} exists but lacks {', '.join(missing)} (expected "
-                                  f"{', '.join(expected)}). Delete it and run again to re-download.")
-        return target
-    url = dataset_url(name, base)
-    archive = os.path.join(get_cache_dir(), "datasets", f"{name}.tar.gz")
-    download(url, archive, progress=progress)
-    try:
-        extract_tar(archive, target, strip_top_dir=True)
-    except ValueError as err:
-        os.remove(archive)
-        raise DownloadError(f"The archive downloaded from {url} is unusable and was removed from the cache "
-                            f"(the next run downloads it again): {err}") from None
-    missing = _missing(target, expected)
-    if missing:
-        shutil.rmtree(target)
-        os.remove(archive)
-        raise DownloadError(f"The archive downloaded from {url} does not contain the expected folders "
-                            f"{', '.join(missing)} (expected {', '.join(expected)} in {name}/).")
-    os.remove(archive)
-    return target
+    return install_dataset(name, dataset_url(name, base), root, PIX2PIX_DATASETS[name], progress=progress)
 
 
 def main(argv=None, prog=None):
