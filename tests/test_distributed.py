@@ -7,7 +7,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from conftest import ROOT, tiny_cyclegan_config
 

@@ -15,7 +15,8 @@ import numpy as np
 import paddle
 from PIL import Image
 
-from ..utils.image_io import IMG_EXTENSIONS, ImageReadError, image_to_array, list_images, load_image
+from ..utils.image_io import IMG_EXTENSIONS, image_to_array, list_images, load_image
+from .skipping import load_first_usable
 from .transforms import apply_transform, get_transform_params, validate_preprocess
 
 __all__ = ["AlignedDataset", "DIRECTION_ALIASES", "normalize_direction", "split_ab"]
@@ -125,24 +126,11 @@ class AlignedDataset(paddle.io.Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        skipped = []
-        for k in range(len(self)):  # an unusable file is replaced by the next usable one
-            path = self.AB_paths[(index + k) % len(self)]
-            if path in self.bad_files:
-                continue
-            try:
-                A, B = self.load_pair(path, rng)
-            except (ImageReadError, ValueError) as e:
-                reason = e.reason if isinstance(e, ImageReadError) else str(e)
-                self.bad_files[path] = reason
-                skipped.append(f"{path}: {reason}")
-                logger.warning("skipping unusable image '%s': %s (using the next image instead)", path, reason)
-                continue
-            return {"A": image_to_array(A), "B": image_to_array(B), "A_paths": path, "B_paths": path,
-                    "skipped": "\n".join(skipped)}
-        sample = "; ".join(f"{p}: {r}" for p, r in list(self.bad_files.items())[:3])
-        raise RuntimeError(f"none of the {len(self)} images in '{self.dir_AB}' can be used (e.g. {sample}). "
-                           f"{_data_help()}.")
+        skipped = []  # an unusable file is replaced by the next usable one
+        path, (A, B) = load_first_usable(self.AB_paths, index, lambda p: self.load_pair(p, rng), self.bad_files,
+                                         skipped, f"{_data_help()}.")
+        return {"A": image_to_array(A), "B": image_to_array(B), "A_paths": path, "B_paths": path,
+                "skipped": "\n".join(skipped)}
 
     def __repr__(self):
         return (f"AlignedDataset(dataroot='{self.dataroot}', phase='{self.phase}', direction='{self.direction}', "

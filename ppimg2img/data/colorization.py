@@ -11,7 +11,8 @@ import numpy as np
 import paddle
 from skimage import color
 
-from ..utils.image_io import ImageReadError, list_images, load_image
+from ..utils.image_io import list_images, load_image
+from .skipping import load_first_usable
 from .transforms import apply_transform, get_transform_params, validate_preprocess
 
 __all__ = ["ColorizationDataset", "rgb_to_lab_arrays", "lab_to_rgb"]
@@ -85,19 +86,7 @@ class ColorizationDataset(paddle.io.Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        skipped = []
-        for k in range(len(self)):
-            path = self.paths[(index + k) % len(self)]
-            if path in self.bad_files:
-                continue
-            try:
-                rgb = self.load_pair(path, rng)
-            except (ImageReadError, ValueError) as e:
-                reason = e.reason if isinstance(e, ImageReadError) else str(e)
-                self.bad_files[path] = reason
-                skipped.append(f"{path}: {reason}")
-                logger.warning("skipping unusable image '%s': %s (using the next image instead)", path, reason)
-                continue
-            L, ab = rgb_to_lab_arrays(rgb)
-            return {"A": L, "B": ab, "A_paths": path, "B_paths": path, "skipped": "\n".join(skipped)}
-        raise RuntimeError(f"none of the {len(self)} images in '{self.dir}' can be used")
+        skipped = []  # an unusable file is replaced by the next usable one
+        path, rgb = load_first_usable(self.paths, index, lambda p: self.load_pair(p, rng), self.bad_files, skipped)
+        L, ab = rgb_to_lab_arrays(rgb)
+        return {"A": L, "B": ab, "A_paths": path, "B_paths": path, "skipped": "\n".join(skipped)}

@@ -14,7 +14,8 @@ import numpy as np
 import paddle
 from PIL import Image
 
-from ..utils.image_io import IMG_EXTENSIONS, ImageReadError, image_to_array, list_images, load_image
+from ..utils.image_io import IMG_EXTENSIONS, image_to_array, list_images, load_image
+from .skipping import load_first_usable
 from .transforms import apply_transform, get_transform_params, validate_preprocess
 
 __all__ = ["UnalignedDataset"]
@@ -109,27 +110,14 @@ class UnalignedDataset(paddle.io.Dataset):
     def _load(self, paths, start, nc, rng, skipped):
         """Load and transform paths[start] or, if unusable, the next usable file (start+1, ...);
         unusable files found on the way are appended to ``skipped`` as 'path: reason'."""
-        for k in range(len(paths)):
-            path = paths[(start + k) % len(paths)]
-            if path in self.bad_files:
-                continue
-            try:
-                img = load_image(path)
-                if nc == 1:
-                    img = np.asarray(Image.fromarray(img).convert("L"))  # original: transforms.Grayscale(1)
-                params = get_transform_params((img.shape[1], img.shape[0]), self.preprocess, self.load_size,
-                                              self.crop_size, self.flip, rng)
-            except (ImageReadError, ValueError) as e:
-                reason = e.reason if isinstance(e, ImageReadError) else str(e)
-                self.bad_files[path] = reason
-                skipped.append(f"{path}: {reason}")
-                logger.warning("skipping unusable image '%s': %s (using the next image instead)", path, reason)
-                continue
-            img = apply_transform(img, params, self.preprocess, self.load_size, self.crop_size)
-            return path, image_to_array(img)
-        sample = "; ".join(f"{p}: {r}" for p, r in list(self.bad_files.items())[:3])
-        raise RuntimeError(f"none of the {len(paths)} images in '{os.path.dirname(paths[0])}' can be used "
-                           f"(e.g. {sample}). Check the dataset files. {_data_help()}.")
+        def load(path):
+            img = load_image(path)
+            if nc == 1:
+                img = np.asarray(Image.fromarray(img).convert("L"))  # original: transforms.Grayscale(1)
+            params = get_transform_params((img.shape[1], img.shape[0]), self.preprocess, self.load_size,
+                                          self.crop_size, self.flip, rng)
+            return image_to_array(apply_transform(img, params, self.preprocess, self.load_size, self.crop_size))
+        return load_first_usable(paths, start, load, self.bad_files, skipped, f"{_data_help()}.")
 
     def __getitem__(self, index):
         index = int(index)

@@ -204,6 +204,16 @@ def _check_member(name, zip_path):
                          "(absolute or containing '..'). The archive may be corrupt or malicious.")
 
 
+def _move_into_place(tmp, dest_dir, strip_top_dir):
+    """Rename the extracted folder (or its single top folder, with ``strip_top_dir``) to ``dest_dir``."""
+    source = tmp
+    if strip_top_dir:
+        entries = os.listdir(tmp)
+        if len(entries) == 1 and os.path.isdir(os.path.join(tmp, entries[0])):
+            source = os.path.join(tmp, entries[0])
+    os.rename(source, dest_dir)
+
+
 def extract_zip(zip_path, dest_dir, strip_top_dir=False):
     """Safely and atomically extract ``zip_path`` so that its contents end up in ``dest_dir``.
 
@@ -239,12 +249,7 @@ def extract_zip(zip_path, dest_dir, strip_top_dir=False):
                     cause = str(err) or "the file ends inside this member's data, a truncated download?"
                     raise ValueError(f"{zip_path} is corrupt: member {member.filename!r} cannot be extracted "
                                      f"({cause}); delete it and download it again.") from None
-            source = tmp
-            if strip_top_dir:
-                entries = os.listdir(tmp)
-                if len(entries) == 1 and os.path.isdir(os.path.join(tmp, entries[0])):
-                    source = os.path.join(tmp, entries[0])
-            os.rename(source, dest_dir)
+            _move_into_place(tmp, dest_dir, strip_top_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest_dir
@@ -294,12 +299,7 @@ def extract_tar(tar_path, dest_dir, strip_top_dir=False):
                 except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
                     raise ValueError(f"{tar_path} is corrupt: member {member.name!r} cannot be extracted "
                                      f"({err or 'truncated file'}); delete it and download it again.") from None
-            source = tmp
-            if strip_top_dir:
-                entries = os.listdir(tmp)
-                if len(entries) == 1 and os.path.isdir(os.path.join(tmp, entries[0])):
-                    source = os.path.join(tmp, entries[0])
-            os.rename(source, dest_dir)
+            _move_into_place(tmp, dest_dir, strip_top_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest_dir
