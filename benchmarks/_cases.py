@@ -1,0 +1,225 @@
+"""What one benchmark case measures; ``benchmarks/run.py`` runs each case in a fresh process.
+
+A case is a JSON-able dict: ``{"kind": "train" | "infer" | "data", ...}``; :func:`run_case`
+returns a dict of raw timings (seconds, one per repetition, after warm-up) and ``peak_mb``, the
+peak resident memory of the process (``ru_maxrss``, via ``ppimg2img.utils.env.peak_memory_mb``).
+"""
+import os
+import tempfile
+import time
+
+FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
+#: the dataset class each family trains on (the data-loader figures are per dataset class)
+DATASET_OF = {"cyclegan": "UnalignedDataset", "pix2pix": "AlignedDataset",
+              "ugatit": "UnalignedDataset", "photo2cartoon": "UnalignedDataset"}
+
+
+def family_config(family, size, ngf=None):
+    """(model class name, generator config, discriminator config) at the published sizes.
+
+    CycleGAN: resnet_9blocks at 256 px, resnet_6blocks below (the original's choice for 128 px),
+    ngf/ndf 64. pix2pix: unet_256 / unet_128, ngf/ndf 64, basic (70x70) conditional PatchGAN.
+    U-GAT-IT: light, ngf/ndf 64, 4 blocks, 7-layer global D (the full version's style MLP alone
+    has 268M parameters at 256 px). photo2cartoon: light, ngf/ndf 32. ``ngf`` overrides every width.
+    """
+    if family == "cyclegan":
+        w = ngf or 64
+        return ("CycleGANModel", {"name": "resnet_9blocks" if size >= 256 else "resnet_6blocks", "ngf": w},
+                {"name": "basic", "ndf": w})
+    if family == "pix2pix":
+        if size % 128:
+            raise ValueError(f"pix2pix benchmarks need a size that is a multiple of 128 (unet_128 halves the "
+                             f"image 7 times, unet_256 8 times), got {size}; use --sizes 128 256")
+        w = ngf or 64
+        return ("Pix2PixModel", {"name": "unet_256" if size % 256 == 0 else "unet_128", "ngf": w},
+                {"name": "basic", "ndf": w})
+    if family == "ugatit":
+        w = ngf or 64
+        return ("UGATITModel", {"name": "ugatit", "ngf": w, "n_blocks": 4, "img_size": size, "light": True},
+                {"name": "ugatit", "ndf": w, "n_layers": 7})
+    if family == "photo2cartoon":
+        if size % 16 or size < 32:
+            raise ValueError(f"photo2cartoon benchmarks need a size that is a multiple of 16 and at least 32, "
+                             f"got {size}")
+        w = ngf or 32
+        return ("Photo2CartoonModel", {"name": "photo2cartoon", "ngf": w, "img_size": size, "light": True},
+                {"name": "ugatit", "ndf": w, "n_layers": 7})
+    raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+
+
+def _setup(case):
+    from ppimg2img.utils.env import set_seed, set_threads
+    set_threads(case["threads"])
+    set_seed(0)
+
+
+def _images(size, batch, seed=0):
+    import numpy as np
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+
+
+def _time(fn, warmup, repeats):
+    """Call ``fn`` ``warmup`` times, then return the duration of each of ``repeats`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def train_case(case):
+    """One training step (batch 1): the model's full ``train_step`` (forward, G and D updates)."""
+    import paddle
+
+    from ppimg2img.models import MODELS
+    from ppimg2img.nets.mobilefacenet import MobileFaceNet
+    from ppimg2img.utils.env import peak_memory_mb
+
+    _setup(case)
+    size = case["size"]
+    model_name, gen, dis = family_config(case["family"], size, case.get("ngf"))
+    kwargs = {}
+    if case["family"] == "photo2cartoon":  # face-ID loss on, as the original: a MobileFaceNet costs the same with random weights
+        path = os.path.join(tempfile.mkdtemp(), "mobilefacenet_random.pdparams")
+        paddle.save(MobileFaceNet().state_dict(), path)
+        kwargs = {"faceid_weight": 1.0, "faceid_model": path}
+    model = MODELS[model_name](gen, dis, **kwargs)
+    model.setup_training({"lr": 2e-4}, {"policy": "linear"})
+    model.set_input({k: paddle.to_tensor(_images(size, 1, seed)) for seed, k in enumerate("AB")})
+    times = _time(model.train_step, case["warmup"], case["repeats"])
+    return {"step_s": times, "peak_mb": peak_memory_mb(), "generator": gen["name"], "ngf": gen["ngf"],
+            "generator_params": sum(int(p.size) for p in next(iter(model.nets.values())).parameters())}
+
+
+class _ImageOutput:
+    """Factory for a Layer returning only the translated image (U-GAT-IT nets also return CAM outputs)."""
+
+    @staticmethod
+    def wrap(net):
+        import paddle
+
+        class ImageOutput(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                out = self.net(x)
+                return out[0] if isinstance(out, (tuple, list)) else out
+
+        return ImageOutput()
+
+
+def _export_path(case):
+    return os.path.join(case["export_dir"], f"{case['family']}_{case['size']}", "generator")
+
+
+def _eager_infer(case):
+    import paddle
+
+    from ppimg2img.nets import build_generator
+    from ppimg2img.nets.init import init_weights
+    from ppimg2img.utils.env import peak_memory_mb
+
+    _, gen, _ = family_config(case["family"], case["size"], case.get("ngf"))
+    cfg = dict(gen)
+    net = build_generator(cfg.pop("name"), **cfg)
+    if case["family"] in ("cyclegan", "pix2pix"):
+        init_weights(net, "normal", 0.02)
+    net = _ImageOutput.wrap(net)
+    net.eval()  # pix2pix: running BatchNorm statistics, no dropout (ppimg2img's default inference mode)
+    out = {}
+    with paddle.no_grad():
+        for batch in case["batches"]:
+            x = paddle.to_tensor(_images(case["size"], batch))
+            out[f"batch{batch}_s"] = _time(lambda x=x: net(x).numpy(), case["warmup"], case["repeats"])
+    out["peak_mb"] = peak_memory_mb()
+    # the export (after the peak reading: tracing costs memory the eager run does not have)
+    path = _export_path(case)
+    spec = [paddle.static.InputSpec([None, 3, case["size"], case["size"]], "float32", "x")]
+    paddle.jit.save(net, path, input_spec=spec)
+    return out
+
+
+def _onednn_infer(case):
+    import paddle.inference as paddle_infer
+
+    from ppimg2img.utils.env import peak_memory_mb
+
+    path = _export_path(case)
+    model_file = path + ".json" if os.path.exists(path + ".json") else path + ".pdmodel"
+    if not os.path.exists(model_file):
+        raise FileNotFoundError(f"no exported model at {path}.json/.pdmodel: the eager case of "
+                                f"{case['family']} {case['size']} px exports it and must run first")
+    config = paddle_infer.Config(model_file, path + ".pdiparams")
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(case["threads"])
+    config.disable_glog_info()
+    predictor = paddle_infer.create_predictor(config)
+    inp = predictor.get_input_handle(predictor.get_input_names()[0])
+    outp = predictor.get_output_handle(predictor.get_output_names()[0])
+    out = {}
+    for batch in case["batches"]:
+        x = _images(case["size"], batch)
+
+        def run(x=x):
+            inp.reshape(list(x.shape))
+            inp.copy_from_cpu(x)
+            predictor.run()
+            return outp.copy_to_cpu()
+
+        out[f"batch{batch}_s"] = _time(run, case["warmup"], case["repeats"])
+    out["peak_mb"] = peak_memory_mb()
+    return out
+
+
+def infer_case(case):
+    """Generator inference at each batch size of ``case['batches']``, output copied to NumPy."""
+    _setup(case)
+    return _eager_infer(case) if case["backend"] == "eager" else _onednn_infer(case)
+
+
+def data_case(case):
+    """Passes over a synthetic dataset through ``build_loader``: decode + resize/crop/flip + batch."""
+    from ppimg2img.data import build_dataset, build_loader
+    from ppimg2img.utils.env import peak_memory_mb
+
+    _setup(case)
+    size = case["size"]
+    # original preprocessing: resize to 286/256 of the crop, random crop, random flip
+    dataset = build_dataset(case["dataset"], dataroot=case["dataroot"], phase="train",
+                            preprocess="resize_and_crop", load_size=size * 286 // 256, crop_size=size)
+    dataset.set_epoch(0)
+    loader = build_loader(dataset, batch_size=case["batch_size"], num_workers=case["workers"])
+
+    def one_pass():
+        for _ in loader:
+            pass
+
+    return {"pass_s": _time(one_pass, case["warmup"], case["repeats"]), "samples": len(dataset),
+            "peak_mb": peak_memory_mb()}
+
+
+def idle_case(case):
+    """Nothing: the peak memory every case's process starts from (Paddle and ppimg2img imported)."""
+    from ppimg2img.utils.env import peak_memory_mb
+    return {"peak_mb": peak_memory_mb()}
+
+
+def run_case(case):
+    return {"train": train_case, "infer": infer_case, "data": data_case, "idle": idle_case}[case["kind"]](case)
+
+
+def child_main(case, conn):
+    """Entry point of a case's process: send ``run_case``'s result (or the error) through ``conn``."""
+    import traceback
+    try:
+        conn.send(run_case(case))
+    except BaseException as e:  # noqa: BLE001 - reported as the case's result
+        conn.send({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-4)}"})
+    finally:
+        conn.close()

@@ -1,0 +1,305 @@
+"""ppimg2img speed and memory on CPU, every model family: one entry point.
+
+    python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon] [--sizes 128 256]
+                             [--repeats 5] [--warmup 2] [--threads N] [--only train infer data]
+                             [--output-dir benchmarks/results]
+
+Measures, per family and size: the training step (batch 1), generator inference latency (batch 1)
+and throughput (batch 4) in eager mode and in Paddle Inference with oneDNN (from a paddle.jit.save
+export), and data-loader throughput with 0 and 2 workers. Every case runs in a fresh process, so
+its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
+``--warmup`` runs. Writes ``benchmark.json`` and ``benchmark.md`` (``benchmark_quick.*`` with
+``--quick``: tiny nets, 2 repetitions, for CI) to the output folder. See benchmarks/README.md.
+"""
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ENV_BEFORE_PADDLE = dict(os.environ)  # ``import paddle`` sets OMP_NUM_THREADS=1: children get this environment
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.dirname(os.path.abspath(__file__))]
+from _cases import DATASET_OF, FAMILIES, family_config  # noqa: E402
+
+KINDS = ("train", "infer", "data")
+BACKENDS = ("eager", "onednn")
+WORKERS = (0, 2)
+BATCHES = (1, 4)
+DATA_BATCH = 4
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--quick", action="store_true",
+                   help="CI smoke run: ngf 4, 128 px, 1 warm-up + 2 repetitions, 8-image datasets (under a minute)")
+    p.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    p.add_argument("--sizes", nargs="+", type=int, help="image sizes (default 128 256; --quick: 128)")
+    p.add_argument("--repeats", type=int, help="timed runs per figure, median reported (default 5; --quick: 2)")
+    p.add_argument("--warmup", type=int, help="untimed runs first (default 2; --quick: 1)")
+    p.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core of this process)")
+    p.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS), help="measure only these kinds")
+    p.add_argument("--ngf", type=int, help="generator/discriminator width for every family "
+                                           "(default: each family's published width; --quick: 4)")
+    p.add_argument("--jobs", type=int, help="cases run at the same time (default 1; --quick: 2). Above 1 the "
+                                            "cases compete for the cores: figures are then only a smoke test")
+    p.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
+    args = p.parse_args(argv)
+    quick = args.quick
+    defaults = {"sizes": [128] if quick else [128, 256], "repeats": 2 if quick else 5, "warmup": 1 if quick else 2,
+                "ngf": 4 if quick else None, "jobs": 2 if quick else 1}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    for name in ("repeats", "threads", "ngf", "jobs"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.warmup < 0 or min(args.sizes) < 1:
+        p.error("--warmup must be at least 0 and --sizes positive")
+    for family in args.families:  # fail now, not after an hour of measuring
+        for size in args.sizes:
+            try:
+                family_config(family, size)
+            except ValueError as e:
+                p.error(str(e))
+    return args
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(args, threads):
+    """Paddle version, threads and flags: what the figures depend on."""
+    import paddle
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "paddle": paddle.__version__, "paddle_commit": paddle.version.commit,
+        "paddle_onednn": bool(paddle.base.core.is_compiled_with_mkldnn()),
+        "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "threads": threads,
+        "flags": {k: v for k, v in sorted(ENV_BEFORE_PADDLE.items())
+                  if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))},
+        "settings": {"quick": args.quick, "sizes": args.sizes, "repeats": args.repeats, "warmup": args.warmup,
+                     "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
+                     "train_batch": 1, "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
+                     "data_workers": list(WORKERS), "onednn_config": "Config.enable_mkldnn(), "
+                     "set_cpu_math_library_num_threads(threads), IR optimisation on (default)"},
+    }
+
+
+def build_cases(args, threads, export_dir, data_dirs):
+    common = {"threads": threads, "warmup": args.warmup, "repeats": args.repeats}
+    cases = []
+    for size in args.sizes:
+        if "train" in args.only:
+            cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, **common} for f in args.families]
+        if "infer" in args.only:
+            cases += [{"kind": "infer", "family": f, "size": size, "ngf": args.ngf, "backend": b,
+                       "batches": list(BATCHES), "export_dir": export_dir, **common}
+                      for f in args.families for b in BACKENDS]
+        if "data" in args.only:
+            for dataset in sorted({DATASET_OF[f] for f in args.families}):
+                cases += [{"kind": "data", "dataset": dataset, "size": size, "workers": w, "batch_size": DATA_BATCH,
+                           "dataroot": data_dirs[dataset, size], **common} for w in WORKERS]
+    return cases
+
+
+def prepare_data(args, out_dir):
+    """Synthetic datasets (cached in the output folder) at each size, for the data-loader cases."""
+    from ppimg2img.data.synthetic import ensure_synthetic_dataset
+    from ppimg2img.data.synthetic_paired import ensure_synthetic_paired
+    n = 8 if args.quick else 64
+    dirs = {}
+    datasets = {DATASET_OF[f] for f in args.families}
+    for size in args.sizes:
+        if "UnalignedDataset" in datasets:
+            dirs["UnalignedDataset", size] = ensure_synthetic_dataset(
+                os.path.join(out_dir, "data", f"unpaired_{size}_{n}"), n_train=n, n_test=1, size=size)
+        if "AlignedDataset" in datasets:
+            dirs["AlignedDataset", size] = ensure_synthetic_paired(
+                os.path.join(out_dir, "data", f"paired_{size}_{n}"), n_train=n, n_test=1, size=size)
+    return dirs
+
+
+_CONTEXT = None
+
+
+def process_context():
+    """A forkserver that imports Paddle and ppimg2img once: each case is a fresh process forked from it
+    (own peak RSS, from the same baseline as a new interpreter that imported them) without paying
+    the ~2 s import per case."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        os.environ.clear()
+        os.environ.update(ENV_BEFORE_PADDLE)  # the server must not inherit paddle's OMP_NUM_THREADS=1
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["paddle", "paddle.inference", "ppimg2img.models", "ppimg2img.data",
+                                         "_cases"])
+    return _CONTEXT
+
+
+def run_child(case):
+    """Run ``case`` in its own process; returns its result dict (``{"error": ...}`` if it failed)."""
+    ctx = process_context()
+    receive, send = ctx.Pipe(duplex=False)
+    from _cases import child_main
+    proc = ctx.Process(target=child_main, args=(case, send))
+    proc.start()
+    send.close()
+    try:
+        result = receive.recv()
+    except EOFError:
+        result = None
+    proc.join()
+    if result is None:
+        return {"error": f"the case's process died (exit code {proc.exitcode}) without a result"}
+    return result
+
+
+def summarise(case, raw):
+    """One result row: the case's identity, medians and the raw runs."""
+    row = {k: v for k, v in case.items() if k not in ("threads", "warmup", "repeats", "export_dir", "dataroot",
+                                                       "batches", "ngf", "batch_size")}
+    row.update(raw)
+    if "error" in raw:
+        return row
+    if case["kind"] == "train":
+        row["median_step_s"] = statistics.median(raw["step_s"])
+        row["img_per_s"] = 1.0 / row["median_step_s"]
+    elif case["kind"] == "infer":
+        row["latency_ms"] = 1000 * statistics.median(raw["batch1_s"])
+        row["throughput_img_per_s"] = 4 / statistics.median(raw["batch4_s"])
+    else:
+        row["batch_size"] = case["batch_size"]
+        row["samples_per_s"] = raw["samples"] / statistics.median(raw["pass_s"])
+    return row
+
+
+def add_ratios(results):
+    """Same-run baselines: oneDNN vs eager (speed-up, >1 is faster), 2 workers vs 0."""
+    for r in results["infer"]:
+        base = next((e for e in results["infer"] if e["backend"] == "eager" and e["family"] == r["family"]
+                     and e["size"] == r["size"] and "error" not in e), None)
+        if base and "error" not in r:
+            r["latency_speedup_vs_eager"] = base["latency_ms"] / r["latency_ms"]
+            r["throughput_ratio_vs_eager"] = r["throughput_img_per_s"] / base["throughput_img_per_s"]
+    for r in results["data"]:
+        base = next((e for e in results["data"] if e["workers"] == 0 and e["dataset"] == r["dataset"]
+                     and e["size"] == r["size"] and "error" not in e), None)
+        if base and "error" not in r:
+            r["ratio_vs_0_workers"] = r["samples_per_s"] / base["samples_per_s"]
+
+
+def _ratio(r, key):
+    return f"{r[key]:.2f}x" if key in r else "-"
+
+
+def markdown(results):
+    env = results["environment"]
+    s = env["settings"]
+    lines = [f"# ppimg2img CPU benchmark{' (quick)' if s['quick'] else ''}", "",
+             f"`{env['command']}` on {env['date_utc']}", "",
+             f"Paddle {env['paddle']} (commit {env['paddle_commit'][:10]}, oneDNN {'yes' if env['paddle_onednn'] else 'no'}), "
+             f"Python {env['python']}, {env['cpu']}, {env['cores']} cores, {env['threads']} threads; "
+             f"flags: {', '.join(f'{k}={v}' for k, v in env['flags'].items()) or 'none set'}. "
+             f"Medians of {s['repeats']} runs after {s['warmup']} warm-up run(s); widths: ngf {s['ngf']}; "
+             f"peak MB = peak resident memory of the process that measured the row "
+             f"(an idle one: {env['process_baseline_peak_mb']:.0f} MB).", ""]
+    if results["train"]:
+        lines += ["## Training step (batch 1)", "", "| family | size | generator | ngf | s/step | img/s | peak MB |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results["train"]:
+            lines.append(f"| {r['family']} | {r['size']} | error | | | | |" if "error" in r else
+                         f"| {r['family']} | {r['size']} | {r['generator']} | {r['ngf']} | {r['median_step_s']:.3f} "
+                         f"| {r['img_per_s']:.2f} | {r['peak_mb']:.0f} |")
+        lines.append("")
+    if results["infer"]:
+        lines += ["## Generator inference", "",
+                  "| family | size | backend | latency ms (batch 1) | speed-up vs eager | img/s (batch 4) "
+                  "| ratio vs eager | peak MB |", "|---|---|---|---|---|---|---|---|"]
+        for r in results["infer"]:
+            lines.append(f"| {r['family']} | {r['size']} | {r['backend']} | error | | | | |" if "error" in r else
+                         f"| {r['family']} | {r['size']} | {r['backend']} | {r['latency_ms']:.1f} | "
+                         f"{_ratio(r, 'latency_speedup_vs_eager')} | {r['throughput_img_per_s']:.2f} | "
+                         f"{_ratio(r, 'throughput_ratio_vs_eager')} | {r['peak_mb']:.0f} |")
+        lines.append("")
+    if results["data"]:
+        lines += [f"## Data loader (decode + resize/crop/flip + batch {DATA_BATCH})", "",
+                  "| dataset | families | size | workers | samples/s | ratio vs 0 workers | peak MB |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results["data"]:
+            fams = ", ".join(f for f in s["families"] if DATASET_OF[f] == r["dataset"])
+            lines.append(f"| {r['dataset']} | {fams} | {r['size']} | {r['workers']} | error | | |" if "error" in r else
+                         f"| {r['dataset']} | {fams} | {r['size']} | {r['workers']} | {r['samples_per_s']:.1f} | "
+                         f"{_ratio(r, 'ratio_vs_0_workers')} | {r['peak_mb']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from ppimg2img.utils.env import default_threads
+    threads = args.threads or default_threads()  # explicit: children must not inherit paddle's OMP_NUM_THREADS=1
+    out_dir = os.path.abspath(args.output_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    data_dirs = prepare_data(args, out_dir) if "data" in args.only else {}
+    cases = build_cases(args, threads, os.path.join(out_dir, "export"), data_dirs)
+    results = {"environment": environment(args, threads), "train": [], "infer": [], "data": []}
+    t_start = time.perf_counter()
+    # a family's oneDNN case loads the export its eager case writes: each such pair is one chain, run in order
+    chains = {}
+    for case in cases:
+        chains.setdefault((case["kind"], case.get("family"), case.get("dataset"), case["size"],
+                           case.get("workers")), []).append(case)
+    done = []
+
+    def run_chain(chain):
+        for case in chain:
+            t0 = time.perf_counter()
+            row = summarise(case, run_child(case))
+            done.append(case)
+            label = " ".join(str(case[k]) for k in ("kind", "family", "dataset", "size", "backend", "workers")
+                             if k in case)
+            status = (f"FAILED {row['error']}" if "error" in row else
+                      f"{time.perf_counter() - t0:.1f} s, peak {row['peak_mb']:.0f} MB")
+            print(f"[{len(done)}/{len(cases)}] {label}: {status}", flush=True)
+            yield row
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda chain: list(run_chain(chain)), chains.values()))
+    for row in (r for chain_rows in rows for r in chain_rows):  # in case order, whatever finished first
+        results[row["kind"]].append(row)
+    failed = sum("error" in r for kind in KINDS for r in results[kind])
+    add_ratios(results)
+    results["environment"]["process_baseline_peak_mb"] = run_child({"kind": "idle"}).get("peak_mb")
+    results["environment"]["wall_s"] = time.perf_counter() - t_start
+    stem = "benchmark_quick" if args.quick else "benchmark"
+    with open(os.path.join(out_dir, stem + ".json"), "w") as f:
+        json.dump(results, f, indent=2)
+    table = markdown(results)
+    with open(os.path.join(out_dir, stem + ".md"), "w") as f:
+        f.write(table)
+    print("\n" + table)
+    print(f"written {os.path.join(out_dir, stem + '.json')} and .md ({results['environment']['wall_s']:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
