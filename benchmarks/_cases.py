@@ -216,7 +216,11 @@ def run_case(case):
 
 def child_main(case, conn):
     """Entry point of a case's process: send ``run_case``'s result (or the error) through ``conn``."""
+    import multiprocessing
     import traceback
+    # a forkserver child inherits the forkserver start method: loader workers would then start from
+    # the server (a second or so per epoch) instead of forking this process as in a normal run
+    multiprocessing.set_start_method("fork", force=True)
     try:
         conn.send(run_case(case))
     except BaseException as e:  # noqa: BLE001 - reported as the case's result

@@ -1,13 +1,13 @@
 """ppimg2img speed and memory on CPU, every model family: one entry point.
 
     python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon] [--sizes 128 256]
-                             [--repeats 5] [--warmup 2] [--threads N] [--only train infer data]
+                             [--repeats 3] [--warmup 1] [--threads N] [--only train infer data]
                              [--output-dir benchmarks/results]
 
 Measures, per family and size: the training step (batch 1), generator inference latency (batch 1)
 and throughput (batch 4) in eager mode and in Paddle Inference with oneDNN (from a paddle.jit.save
-export), and data-loader throughput with 0 and 2 workers. Every case runs in a fresh process, so
-its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
+export), and data-loader throughput with 0 and 2 workers. Every case runs in a fresh process (forked
+from a server that imported Paddle once), so its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
 ``--warmup`` runs. Writes ``benchmark.json`` and ``benchmark.md`` (``benchmark_quick.*`` with
 ``--quick``: tiny nets, 2 repetitions, for CI) to the output folder. See benchmarks/README.md.
 """
@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,8 +41,8 @@ def parse_args(argv=None):
                    help="CI smoke run: ngf 4, 128 px, 1 warm-up + 2 repetitions, 8-image datasets (under a minute)")
     p.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     p.add_argument("--sizes", nargs="+", type=int, help="image sizes (default 128 256; --quick: 128)")
-    p.add_argument("--repeats", type=int, help="timed runs per figure, median reported (default 5; --quick: 2)")
-    p.add_argument("--warmup", type=int, help="untimed runs first (default 2; --quick: 1)")
+    p.add_argument("--repeats", type=int, help="timed runs per figure, median reported (default 3; --quick: 2)")
+    p.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core of this process)")
     p.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS), help="measure only these kinds")
     p.add_argument("--ngf", type=int, help="generator/discriminator width for every family "
@@ -53,7 +52,7 @@ def parse_args(argv=None):
     p.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = p.parse_args(argv)
     quick = args.quick
-    defaults = {"sizes": [128] if quick else [128, 256], "repeats": 2 if quick else 5, "warmup": 1 if quick else 2,
+    defaults = {"sizes": [128] if quick else [128, 256], "repeats": 2 if quick else 3, "warmup": 1,
                 "ngf": 4 if quick else None, "jobs": 2 if quick else 1}
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -163,11 +162,15 @@ def run_child(case):
     proc = ctx.Process(target=child_main, args=(case, send))
     proc.start()
     send.close()
+    result = None
     try:
         result = receive.recv()
     except EOFError:
-        result = None
-    proc.join()
+        pass
+    finally:  # Ctrl-C: do not leave the case running
+        if result is None and proc.is_alive():
+            proc.terminate()
+        proc.join()
     if result is None:
         return {"error": f"the case's process died (exit code {proc.exitcode}) without a result"}
     return result

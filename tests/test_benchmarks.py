@@ -91,4 +91,4 @@ def test_bad_options_fail_before_measuring(capsys):
     args = run.parse_args(["--quick"])
     assert (args.sizes, args.repeats, args.ngf) == ([128], 2, 4)
     args = run.parse_args([])
-    assert (args.sizes, args.repeats, args.ngf, args.only) == ([128, 256], 5, None, ["train", "infer", "data"])
+    assert (args.sizes, args.repeats, args.ngf, args.only) == ([128, 256], 3, None, ["train", "infer", "data"])
