@@ -94,23 +94,20 @@ def train_case(case):
             "generator_params": sum(int(p.size) for p in next(iter(model.nets.values())).parameters())}
 
 
-class _ImageOutput:
-    """Factory for a Layer returning only the translated image (U-GAT-IT nets also return CAM outputs)."""
+def image_output(net):
+    """``net`` as a Layer returning only the translated image (U-GAT-IT nets also return CAM outputs)."""
+    import paddle
 
-    @staticmethod
-    def wrap(net):
-        import paddle
+    class ImageOutput(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.net = net
 
-        class ImageOutput(paddle.nn.Layer):
-            def __init__(self):
-                super().__init__()
-                self.net = net
+        def forward(self, x):
+            out = self.net(x)
+            return out[0] if isinstance(out, (tuple, list)) else out
 
-            def forward(self, x):
-                out = self.net(x)
-                return out[0] if isinstance(out, (tuple, list)) else out
-
-        return ImageOutput()
+    return ImageOutput()
 
 
 def _export_path(case):
@@ -129,7 +126,7 @@ def _eager_infer(case):
     net = build_generator(cfg.pop("name"), **cfg)
     if case["family"] in ("cyclegan", "pix2pix"):
         init_weights(net, "normal", 0.02)
-    net = _ImageOutput.wrap(net)
+    net = image_output(net)
     net.eval()  # pix2pix: running BatchNorm statistics, no dropout (ppimg2img's default inference mode)
     out = {}
     with paddle.no_grad():

@@ -222,7 +222,8 @@ def markdown(results):
              f"Paddle {env['paddle']} (commit {env['paddle_commit'][:10]}, oneDNN {'yes' if env['paddle_onednn'] else 'no'}), "
              f"Python {env['python']}, {env['cpu']}, {env['cores']} cores, {env['threads']} threads; "
              f"flags: {', '.join(f'{k}={v}' for k, v in env['flags'].items()) or 'none set'}. "
-             f"Medians of {s['repeats']} runs after {s['warmup']} warm-up run(s); widths: ngf {s['ngf']}; "
+             f"Medians of {s['repeats']} runs after {s['warmup']} warm-up run(s); widths: "
+             f"{'each family' + chr(39) + 's published ngf' if s['ngf'] == 'published' else 'ngf ' + str(s['ngf'])}; "
              f"peak MB = peak resident memory of the process that measured the row "
              f"(an idle one: {env['process_baseline_peak_mb']:.0f} MB).", ""]
     if results["train"]:
