@@ -34,12 +34,16 @@ def family_config(family, size, ngf=None):
         return ("Pix2PixModel", {"name": "unet_256" if size % 256 == 0 else "unet_128", "ngf": w},
                 {"name": "basic", "ndf": w})
     if family == "ugatit":
+        if size % 4 or size < 96:
+            raise ValueError(f"ugatit benchmarks need a size that is a multiple of 4 and at least 96 (its 7-layer "
+                             f"discriminator), got {size}")
         w = ngf or 64
         return ("UGATITModel", {"name": "ugatit", "ngf": w, "n_blocks": 4, "img_size": size, "light": True},
                 {"name": "ugatit", "ndf": w, "n_layers": 7})
     if family == "photo2cartoon":
-        if size % 16 or size < 32:
-            raise ValueError(f"photo2cartoon benchmarks need a size that is a multiple of 16 and at least 32, "
+        if size % 16 or size < 96:
+            raise ValueError(f"photo2cartoon benchmarks need a size that is a multiple of 16 and at least 96 (its "
+                             f"7-layer discriminator), "
                              f"got {size}")
         w = ngf or 32
         return ("Photo2CartoonModel", {"name": "photo2cartoon", "ngf": w, "img_size": size, "light": True},

@@ -83,6 +83,9 @@ def test_bad_options_fail_before_measuring(capsys):
         run.parse_args(["--families", "pix2pix", "--sizes", "96"])
     assert "multiple of 128" in capsys.readouterr().err
     with pytest.raises(SystemExit):
+        run.parse_args(["--families", "ugatit", "--sizes", "64"])
+    assert "at least 96" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         run.parse_args(["--families", "gan"])
     assert "invalid choice: 'gan'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
