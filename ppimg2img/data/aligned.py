@@ -6,7 +6,6 @@ split at half its width and both halves get the same random crop and flip. Rando
 item ``i`` come from ``np.random.default_rng([seed, epoch, i])``, as in
 :class:`~ppimg2img.data.unaligned.UnalignedDataset`.
 """
-import difflib
 import logging
 import math
 import os
@@ -17,25 +16,12 @@ from PIL import Image
 
 from ..utils.image_io import IMG_EXTENSIONS, image_to_array, list_images, load_image
 from .skipping import load_first_usable
-from .transforms import apply_transform, get_transform_params, validate_preprocess
+from .transforms import (DIRECTION_ALIASES, apply_transform, get_transform_params, normalize_direction,
+                         validate_dataset_options, validate_preprocess)
 
 __all__ = ["AlignedDataset", "DIRECTION_ALIASES", "normalize_direction", "split_ab"]
 
 logger = logging.getLogger("ppimg2img")
-
-#: accepted spellings of the translation direction -> canonical name
-DIRECTION_ALIASES = {"AtoB": "AtoB", "BtoA": "BtoA", "a2b": "AtoB", "b2a": "BtoA"}
-
-
-def normalize_direction(direction):
-    """'AtoB'/'a2b' -> 'AtoB', 'BtoA'/'b2a' -> 'BtoA'; anything else is a ValueError (PaddleGAN
-    silently ran B->A for spellings it did not know)."""
-    if direction in DIRECTION_ALIASES:
-        return DIRECTION_ALIASES[direction]
-    close = difflib.get_close_matches(str(direction), list(DIRECTION_ALIASES), n=1)
-    raise ValueError(f"unknown direction {direction!r}; use 'AtoB' (or 'a2b') or 'BtoA' (or 'b2a')"
-                     + (f". Did you mean '{close[0]}'?" if close else ""))
-
 
 def split_ab(image):
     """Split an HxWxC side-by-side image into (A, B) = (left half, right half) at ``W // 2``."""
@@ -74,13 +60,7 @@ class AlignedDataset(paddle.io.Dataset):
         super().__init__()
         self.direction = normalize_direction(direction)
         validate_preprocess(preprocess, load_size, crop_size)
-        for name, nc in (("input_nc", input_nc), ("output_nc", output_nc)):
-            if nc not in (1, 3):
-                raise ValueError(f"{name} must be 1 (grayscale) or 3 (RGB), got {nc!r}")
-        if max_dataset_size is not None and max_dataset_size != math.inf and (
-                isinstance(max_dataset_size, bool) or not isinstance(max_dataset_size, (int, np.integer))
-                or max_dataset_size <= 0):
-            raise ValueError(f"max_dataset_size must be a positive integer or None, got {max_dataset_size!r}")
+        validate_dataset_options(max_dataset_size, input_nc=input_nc, output_nc=output_nc)
         self.dataroot, self.phase = os.fspath(dataroot), phase
         self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, bool(flip)
         self.serial_batches = bool(serial_batches)  # accepted for symmetry: items are paired anyway

@@ -13,7 +13,7 @@ from skimage import color
 
 from ..utils.image_io import list_images, load_image
 from .skipping import load_first_usable
-from .transforms import apply_transform, get_transform_params, validate_preprocess
+from .transforms import apply_transform, get_transform_params, validate_dataset_options, validate_preprocess
 
 __all__ = ["ColorizationDataset", "rgb_to_lab_arrays", "lab_to_rgb"]
 
@@ -55,6 +55,7 @@ class ColorizationDataset(paddle.io.Dataset):
                  flip=True, serial_batches=False, max_dataset_size=None, seed=0):
         super().__init__()
         validate_preprocess(preprocess, load_size, crop_size)
+        validate_dataset_options(max_dataset_size)
         self.dataroot, self.phase = os.fspath(dataroot), phase
         self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, bool(flip)
         self.seed, self.epoch, self.bad_files = int(seed), 0, {}

@@ -7,12 +7,39 @@ The random choices are drawn once by :func:`get_transform_params` and applied by
 :func:`apply_transform`, so the same crop/flip can be applied to two images (pix2pix's A and B).
 """
 import difflib
+import math
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["PREPROCESS_MODES", "check_preprocess", "validate_preprocess", "transformed_size",
-           "get_transform_params", "apply_transform"]
+__all__ = ["PREPROCESS_MODES", "DIRECTION_ALIASES", "normalize_direction", "check_preprocess",
+           "validate_preprocess", "validate_dataset_options", "transformed_size", "get_transform_params",
+           "apply_transform"]
+
+#: accepted spellings of the translation direction -> canonical name
+DIRECTION_ALIASES = {"AtoB": "AtoB", "BtoA": "BtoA", "a2b": "AtoB", "b2a": "BtoA"}
+
+
+def normalize_direction(direction):
+    """'AtoB'/'a2b' -> 'AtoB', 'BtoA'/'b2a' -> 'BtoA'; anything else is a ValueError (PaddleGAN
+    silently ran B->A for spellings it did not know)."""
+    if direction in DIRECTION_ALIASES:
+        return DIRECTION_ALIASES[direction]
+    close = difflib.get_close_matches(str(direction), list(DIRECTION_ALIASES), n=1)
+    raise ValueError(f"unknown direction {direction!r}; use 'AtoB' (or 'a2b') or 'BtoA' (or 'b2a')"
+                     + (f" (did you mean '{close[0]}'?)" if close else ""))
+
+
+def validate_dataset_options(max_dataset_size=None, **channels):
+    """Channel counts (``input_nc=3``...) must be 1 or 3; ``max_dataset_size`` a positive integer,
+    None or inf."""
+    for name, nc in channels.items():
+        if nc not in (1, 3):
+            raise ValueError(f"{name} must be 1 (grayscale) or 3 (RGB), got {nc!r}")
+    if max_dataset_size is not None and max_dataset_size != math.inf and (
+            isinstance(max_dataset_size, bool) or not isinstance(max_dataset_size, (int, np.integer))
+            or max_dataset_size <= 0):
+        raise ValueError(f"max_dataset_size must be a positive integer or None, got {max_dataset_size!r}")
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 _BICUBIC = Image.Resampling.BICUBIC

@@ -5,7 +5,6 @@ recursively. The random choices of item ``i`` come only from ``np.random.default
 so items are reproducible whatever the worker processes or the call order (the trainer's exact
 resume relies on it); call :meth:`UnalignedDataset.set_epoch` before creating each epoch's iterator.
 """
-import difflib
 import logging
 import math
 import os
@@ -16,13 +15,13 @@ from PIL import Image
 
 from ..utils.image_io import IMG_EXTENSIONS, image_to_array, list_images, load_image
 from .skipping import load_first_usable
-from .transforms import apply_transform, get_transform_params, validate_preprocess
+from .transforms import (apply_transform, get_transform_params, normalize_direction, validate_dataset_options,
+                         validate_preprocess)
 
 __all__ = ["UnalignedDataset"]
 
 logger = logging.getLogger("ppimg2img")
 
-DIRECTIONS = ("AtoB", "BtoA")
 _GET_DATA = ("Get data with `python data/download_cyclegan_dataset.py NAME` (e.g. horse2zebra), or "
              "arrange your own images as <dataroot>/trainA, trainB, testA, testB "
              "(one folder per domain, subfolders allowed; extensions: {exts})")
@@ -54,18 +53,9 @@ class UnalignedDataset(paddle.io.Dataset):
                  crop_size=256, flip=True, serial_batches=False, max_dataset_size=None, input_nc=3, output_nc=3,
                  seed=0):
         super().__init__()
-        if direction not in DIRECTIONS:
-            close = difflib.get_close_matches(str(direction), DIRECTIONS, n=1)
-            raise ValueError(f"unknown direction '{direction}'; use 'AtoB' or 'BtoA'"
-                             + (f" (did you mean '{close[0]}'?)" if close else ""))
+        direction = normalize_direction(direction)
         validate_preprocess(preprocess, load_size, crop_size)
-        for name, nc in (("input_nc", input_nc), ("output_nc", output_nc)):
-            if nc not in (1, 3):
-                raise ValueError(f"{name} must be 1 (grayscale) or 3 (RGB), got {nc!r}")
-        if max_dataset_size is not None and max_dataset_size != math.inf and (
-                isinstance(max_dataset_size, bool) or not isinstance(max_dataset_size, (int, np.integer))
-                or max_dataset_size <= 0):
-            raise ValueError(f"max_dataset_size must be a positive integer or None, got {max_dataset_size!r}")
+        validate_dataset_options(max_dataset_size, input_nc=input_nc, output_nc=output_nc)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 

@@ -9,8 +9,7 @@ from ..data import DATASETS
 from ..models import MODELS
 from ..nets import DISCRIMINATORS, GENERATORS
 from ..schedulers import LR_POLICIES, build_lr_scheduler
-from ..data.transforms import PREPROCESS_MODES
-from ..data.aligned import DIRECTION_ALIASES
+from ..data.transforms import DIRECTION_ALIASES, PREPROCESS_MODES
 from ..losses import GAN_MODES
 from ..nets.init import INIT_TYPES
 from ..nets.norm import NORM_TYPES

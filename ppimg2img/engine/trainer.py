@@ -22,10 +22,9 @@ from tqdm import tqdm
 
 from ..config import ConfigError
 from ..data import DATASETS, build_dataset, build_loader
-from ..data.aligned import normalize_direction
 from ..data.synthetic import ensure_synthetic_dataset
 from ..data.synthetic_paired import ensure_synthetic_paired
-from ..data.transforms import apply_transform, get_transform_params
+from ..data.transforms import apply_transform, get_transform_params, normalize_direction
 from ..metrics import psnr, ssim
 from ..models import MODELS
 from ..utils.env import logger, peak_memory_mb, rng_state, set_device, set_rng_state, set_seed, set_threads
