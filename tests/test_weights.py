@@ -285,3 +285,8 @@ def test_load_weights_into_accepts_paths_and_read_dicts():
     x = np.load(os.path.join(DATA, "cyclegan_resnet_6blocks_ngf8_in.npy"))
     expected = np.load(os.path.join(DATA, "cyclegan_resnet_6blocks_ngf8_out.npy"))
     assert np.abs(run(net, x) - expected).max() < 1e-4
+    # an already-read dict in Paddle layout (here a multi-net dict, as paddle.save would hold it)
+    again = load_weights_into(build_generator("resnet_6blocks", ngf=8),
+                              {"netG_A": {k: v.numpy() for k, v in net.state_dict().items()}})
+    again.eval()
+    assert np.abs(run(again, x) - expected).max() < 1e-4

@@ -105,9 +105,9 @@ def shard_order(order, batch_size):
 
 
 def log_setup(batch_size, lr, wrapped):
+    """The start-of-run line of a data-parallel job: processes, effective batch, learning rate."""
     world = world_size()
-    if world > 1:
-        logger.info("data parallel over %d processes (rank %d): batch %d per process, effective batch %d; "
-                    "learning rate %g as configured (not scaled: multiply it yourself if you scale the "
-                    "batch, e.g. lr x %d for the linear scaling rule); DataParallel nets: %s",
-                    world, rank(), batch_size, batch_size * world, lr, world, ", ".join(wrapped))
+    logger.info("data parallel over %d processes (rank %d): batch %d per process, effective batch %d; "
+                "learning rate %g as configured (not scaled: multiply it yourself if you scale the "
+                "batch, e.g. lr x %d for the linear scaling rule); DataParallel nets: %s",
+                world, rank(), batch_size, batch_size * world, lr, world, ", ".join(wrapped))

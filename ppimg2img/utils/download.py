@@ -204,6 +204,17 @@ def _check_member(name, zip_path):
                          "(absolute or containing '..'). The archive may be corrupt or malicious.")
 
 
+def _prepare_destination(archive_path, dest_dir):
+    """Absolute ``dest_dir`` (which must not exist yet) and its parent folder, created."""
+    dest_dir = os.path.abspath(os.fspath(dest_dir))
+    if os.path.exists(dest_dir):
+        raise FileExistsError(f"Cannot extract {archive_path}: {dest_dir} already exists. "
+                              "Delete it or pick another folder.")
+    parent = os.path.dirname(dest_dir)
+    os.makedirs(parent, exist_ok=True)
+    return dest_dir, parent
+
+
 def _move_into_place(tmp, dest_dir, strip_top_dir):
     """Rename the extracted folder (or its single top folder, with ``strip_top_dir``) to ``dest_dir``."""
     source = tmp
@@ -226,12 +237,7 @@ def extract_zip(zip_path, dest_dir, strip_top_dir=False):
     Raises ValueError for an unusable archive: not a zip, unsafe member paths, or a corrupt
     member (bad CRC, bad compressed data, truncated file); nothing is left behind then.
     """
-    dest_dir = os.path.abspath(os.fspath(dest_dir))
-    if os.path.exists(dest_dir):
-        raise FileExistsError(f"Cannot extract {zip_path}: {dest_dir} already exists. "
-                              "Delete it or pick another folder.")
-    parent = os.path.dirname(dest_dir)
-    os.makedirs(parent, exist_ok=True)
+    dest_dir, parent = _prepare_destination(zip_path, dest_dir)
     try:
         archive = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile as err:
@@ -263,12 +269,7 @@ def extract_tar(tar_path, dest_dir, strip_top_dir=False):
     FIFO entries; extraction goes to a temporary folder renamed into place. Returns ``dest_dir``;
     raises ValueError for an unusable archive (not a tar, unsafe member, truncated data).
     """
-    dest_dir = os.path.abspath(os.fspath(dest_dir))
-    if os.path.exists(dest_dir):
-        raise FileExistsError(f"Cannot extract {tar_path}: {dest_dir} already exists. "
-                              "Delete it or pick another folder.")
-    parent = os.path.dirname(dest_dir)
-    os.makedirs(parent, exist_ok=True)
+    dest_dir, parent = _prepare_destination(tar_path, dest_dir)
     try:
         archive = tarfile.open(tar_path)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:

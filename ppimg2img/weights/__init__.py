@@ -6,22 +6,20 @@
     G = load_generator("latest_net_G_A.pth")          # original CycleGAN code's checkpoint
     G = load_generator("photo2cartoon_weights.pt")    # arch and options inferred from the file
 """
+import os
+
 from .convert import WeightsMismatchError, convert_state_dict, load_state_into
-from .load import infer_arch, load_generator, save_converted, select_net
+from .load import _framework, infer_arch, load_generator, save_converted, select_net
 from .reader import CheckpointReadError, UnsafeCheckpointError, read_checkpoint
 from .zoo import MODEL_ZOO, UnknownModelError, converted_path, fetch, get_entry, list_models, weights_path
 
 
 def load_weights_into(net, weights, key=None):
     """Load a checkpoint file (or an already-read dict) into ``net``, any layout; returns ``net``."""
-    import os
-
-    from .load import _framework
-
     if isinstance(weights, (str, os.PathLike)):
         path = os.fspath(weights)
         obj = read_checkpoint(path)
-        framework = _framework(path, obj)
+        framework = _framework(path)
     else:
         path, obj, framework = "weights", weights, "paddle"
     state, _ = select_net(obj, key, source=path)

@@ -121,7 +121,7 @@ def build_arch(arch, **kwargs):
     return build_generator(arch, **kwargs)
 
 
-def _framework(path, obj):
+def _framework(path):
     if path.endswith(TORCH_SUFFIXES):
         return "torch"
     if path.endswith((".pdparams", ".pdckpt", ".pdmodel")):
@@ -147,7 +147,7 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
     if not os.path.exists(path) and not os.path.splitext(path)[1]:
         return _load_from_zoo(path, arch, key, arch_kwargs)
     obj = read_checkpoint(path)
-    framework = _framework(path, obj)
+    framework = _framework(path)
     stored_arch, stored_kwargs = _stored_arch(obj, key)
     state, chosen = select_net(obj, key, source=path)
     canonical, _ = canonical_state(state, framework)

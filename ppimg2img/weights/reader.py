@@ -40,12 +40,6 @@ TORCH_STORAGE_DTYPES = {
     "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
-_TORCH_DTYPE_NAMES = {  # torch.float32 etc., used by UntypedStorage checkpoints
-    "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
-    "float16": np.float16, "half": np.float16, "bfloat16": np.uint16, "int64": np.int64,
-    "long": np.int64, "int32": np.int32, "int": np.int32, "int16": np.int16, "int8": np.int8,
-    "uint8": np.uint8, "bool": np.bool_,
-}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
@@ -148,11 +142,9 @@ ALLOWED_GLOBALS = {
 ALLOWED_GLOBALS[("paddle.base.libpaddle", "GeneratorState")] = _Inert
 ALLOWED_GLOBALS[("paddle.fluid.libpaddle", "GeneratorState")] = _Inert
 ALLOWED_GLOBALS.update({("torch", name): _StorageType(name, dt) for name, dt in TORCH_STORAGE_DTYPES.items()})
-# torch >= 2 may pickle storages as UntypedStorage with the dtype given separately
+# an UntypedStorage saved on its own (torch >= 2): raw bytes
 ALLOWED_GLOBALS[("torch.storage", "UntypedStorage")] = _StorageType("UntypedStorage", np.uint8)
 ALLOWED_GLOBALS[("torch", "UntypedStorage")] = ALLOWED_GLOBALS[("torch.storage", "UntypedStorage")]
-for _name in _TORCH_DTYPE_NAMES:
-    ALLOWED_GLOBALS[("torch", _name)] = _StorageType(_name, _TORCH_DTYPE_NAMES[_name])
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -183,13 +175,12 @@ class _SafeUnpickler(pickle.Unpickler):
         return self.load_storage(pid)
 
 
-def _storage_from_bytes(storage_type, raw, dtype=None):
-    dt = np.dtype(dtype) if dtype is not None else storage_type.dtype
+def _storage_from_bytes(storage_type, raw):
+    """Little-endian bytes (as torch.save writes them) -> a flat native-order array."""
+    dt = storage_type.dtype
     usable = len(raw) - len(raw) % dt.itemsize
-    data = np.frombuffer(raw[:usable], dtype=dt.newbyteorder("<"))
-    if dt.byteorder not in ("=", "|") or not np.little_endian:
-        data = data.astype(dt.newbyteorder("="))
-    return _Storage(data, bfloat16=storage_type.name in ("BFloat16Storage", "bfloat16"))
+    data = np.frombuffer(raw[:usable], dtype=dt.newbyteorder("<")).astype(dt, copy=False)
+    return _Storage(data, bfloat16=storage_type.name == "BFloat16Storage")
 
 
 def _read_torch_zip(path, zf):
