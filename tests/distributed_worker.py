@@ -2,7 +2,8 @@
 ``python -m paddle.distributed.launch --nproc_per_node 2 tests/distributed_worker.py CONFIG DUMP_DIR``.
 
 It runs the normal ``tools/main.py`` entry point and, for the test only, saves this process's
-parameters after training to ``DUMP_DIR/params_rank<N>.npz``. With ``PPIMG2IMG_TEST_FAIL_RANK=N``
+parameters after training to ``DUMP_DIR/params_rank<N>.npz`` and the names of the file-writing
+functions it called to ``DUMP_DIR/writes_rank<N>.json``. With ``PPIMG2IMG_TEST_FAIL_RANK=N``
 the training step of process N raises, to check that the job stops instead of hanging.
 """
 import os
@@ -24,6 +25,24 @@ def main():
             raise RuntimeError("injected failure in the training step")
         CycleGANModel.train_step = broken_step
 
+    # record every file-writing call of this process (the test checks only process 0 writes)
+    import json
+
+    import ppimg2img.config as config_module
+    writes = []
+
+    def recording(module, name):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            writes.append(name)
+            return original(*args, **kwargs)
+        setattr(module, name, wrapper)
+
+    for name in ("atomic_save", "save_grid", "save_image", "write_results_page", "write_training_page"):
+        recording(trainer_module, name)
+    recording(config_module, "save_config")
+
     train = trainer_module.Trainer.train
 
     def train_and_dump(self, progress=True):
@@ -34,7 +53,10 @@ def main():
         return losses
 
     trainer_module.Trainer.train = train_and_dump
-    sys.exit(train_main(["-c", config, "--no-progress"]))
+    code = train_main(["-c", config, "--no-progress"])
+    with open(os.path.join(dump_dir, f"writes_rank{distributed.rank()}.json"), "w") as f:
+        json.dump(writes, f)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

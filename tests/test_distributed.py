@@ -1,5 +1,6 @@
 """Data-parallel training with paddle.distributed on CPU processes (gloo): two processes,
 tiny CycleGAN, a few iterations."""
+import json
 import os
 import socket
 import subprocess
@@ -71,12 +72,14 @@ def test_two_processes_train_like_one_process_with_the_global_batch(tmp_path):
             np.testing.assert_allclose(rank0[f"{name}/{key}"], value.numpy(), atol=2e-5, err_msg=f"{name}/{key}")
 
     run = tmp_path / "run"
+    writes = [json.load(open(tmp_path / "dump" / f"writes_rank{r}.json")) for r in (0, 1)]
+    assert {"atomic_save", "save_grid", "save_image", "save_config"} <= set(writes[0])
+    assert writes[1] == []  # process 1 wrote nothing
     assert "data parallel over 2 processes" in (run / "train.log").read_text()
     log = (run / "train.log").read_text()
     assert log.count("iter 3 |") == 1  # one process logs
     assert sorted(os.listdir(run)) == sorted(["checkpoints", "config.yaml", "eval", "index.html", "losses.csv",
                                               "train.log", "web"])
-    import json
     metrics = json.loads((run / "eval" / "latest" / "metrics.json").read_text())
     assert metrics["AtoB"]["images"] == 2  # each process translated one test image; process 0 reports both
     assert len([f for f in os.listdir(run / "eval" / "latest" / "AtoB" / "images") if "_fake_" in f]) == 2
