@@ -183,7 +183,8 @@ class Photo2CartoonGenerator(nn.Layer):
 
     def forward(self, x):
         h, w = x.shape[-2:]
-        if min(h, w) > 0 and (h % 16 or w % 16 or min(h, w) < 32):
+        # checked in eager mode only: an exported graph's sides are symbolic
+        if paddle.in_dynamic_mode() and (h % 16 or w % 16 or min(h, w) < 32):
             raise ValueError(f"photo2cartoon generators take images whose sides are multiples of 16 and at least "
                              f"32 px (the hourglasses halve them 4 times), got {h}x{w}: resize the input")
         if not self.light:

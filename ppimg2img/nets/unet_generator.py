@@ -78,7 +78,8 @@ class UnetGenerator(nn.Layer):
 
     def forward(self, x):
         side = 2 ** self.num_downs
-        if x.shape[2] % side or x.shape[3] % side:
+        # checked in eager mode only: an exported graph's sides are symbolic
+        if paddle.in_dynamic_mode() and (x.shape[2] % side or x.shape[3] % side):
             raise ValueError(f"U-Net with {self.num_downs} downsamplings needs image sides that are multiples "
                              f"of {side}, got {x.shape[2]}x{x.shape[3]}: resize/crop the images (for example "
                              f"crop_size {side}) or pick another generator")

@@ -1,0 +1,64 @@
+"""Save a generator as a static graph with ``paddle.jit.save``, for Paddle Inference (and ONNX)."""
+import os
+import shutil
+import tempfile
+
+import paddle
+from paddle import nn
+
+
+class ExportError(RuntimeError):
+    """A generator could not be exported; the message names the net and the cause."""
+
+
+class ImageOnly(nn.Layer):
+    """Export wrapper that keeps the translated image of nets returning a tuple (U-GAT-IT and
+    photo2cartoon return ``(image, cam_logit, heatmap)``)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        out = self.net(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def model_files(path_prefix):
+    """``(graph file, parameters file)`` written by :func:`export_generator` for ``path_prefix``:
+    Paddle 3 writes the graph as ``.json`` (PIR), older versions as ``.pdmodel``."""
+    graph = path_prefix + ".json"
+    if not os.path.exists(graph) and os.path.exists(path_prefix + ".pdmodel"):
+        graph = path_prefix + ".pdmodel"
+    return graph, path_prefix + ".pdiparams"
+
+
+def export_generator(net, path_prefix, input_nc=3, image_size=None):
+    """Save ``net`` (eval mode) to ``path_prefix``.json/.pdiparams and return the graph file.
+
+    The input is ``x`` of shape ``[batch, input_nc, H, W]``, float32 in [-1, 1]; batch, H and W
+    stay dynamic unless ``image_size`` fixes H and W (the full U-GAT-IT MLP reads a fixed-size
+    feature map). The output is the translated image only. Files are written into a temporary
+    folder and moved into place, so an interrupted export never leaves a half-written model.
+    """
+    size = [None, None] if image_size is None else [int(image_size), int(image_size)]
+    spec = [paddle.static.InputSpec([None, int(input_nc), *size], "float32", "x")]
+    was_training = net.training
+    net.eval()
+    folder = os.path.dirname(os.path.abspath(path_prefix))
+    os.makedirs(folder, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=folder)
+    name = os.path.basename(path_prefix)
+    try:
+        try:
+            paddle.jit.save(ImageOnly(net), os.path.join(tmp, name), input_spec=spec)
+        except Exception as err:  # Paddle's tracing errors are long: keep the first line
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise ExportError(f"could not export {type(net).__name__} to {path_prefix}: "
+                              f"{type(err).__name__}: {first}") from err
+        for fname in os.listdir(tmp):
+            os.replace(os.path.join(tmp, fname), os.path.join(folder, fname))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        net.train(was_training)
+    return model_files(path_prefix)[0]
