@@ -33,6 +33,14 @@ _LAZY = {
     "load_generator": ("ppimg2img.weights", "load_generator"),
     "read_checkpoint": ("ppimg2img.weights", "read_checkpoint"),
 }
+# every predictor class (CycleGANPredictor, Horse2ZebraPredictor, Photo2CartoonPredictor...)
+_PREDICTORS = ("BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredictor", "ColorizationPredictor",
+               "UGATITPredictor", "Photo2CartoonPredictor", "Horse2ZebraPredictor", "Zebra2HorsePredictor",
+               "Apple2OrangePredictor", "Orange2ApplePredictor", "Summer2WinterPredictor",
+               "Winter2SummerPredictor", "Photo2MonetPredictor", "Photo2VanGoghPredictor",
+               "Photo2CezannePredictor", "Photo2UkiyoePredictor", "Monet2PhotoPredictor", "Sat2MapPredictor",
+               "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor")
+_LAZY.update({name: ("ppimg2img.predictors", name) for name in _PREDICTORS})
 
 
 def __getattr__(name):

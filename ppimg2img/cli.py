@@ -1,8 +1,9 @@
-"""Command line: ``python tools/main.py -c CONFIG`` (also ``ppimg2img train -c CONFIG``),
+"""Command line: ``ppimg2img translate`` / ``cartoonize`` (predictors),
+``python tools/main.py -c CONFIG`` (also ``ppimg2img train -c CONFIG``),
 ``ppimg2img download MODEL...`` (pretrained weights, also ``tools/download_weights.py``),
 ``ppimg2img models`` (the model zoo) and ``ppimg2img download-dataset NAME`` (CycleGAN datasets).
 
-Exit codes: 0 success, 1 a download or conversion failed, 2 usage error or unknown name.
+Exit codes: 0 success, 1 a download, conversion or some inputs failed, 2 usage error or unknown name.
 """
 import argparse
 import difflib
@@ -244,7 +245,20 @@ def download_dataset_main(argv=None, prog="ppimg2img download-dataset"):
     return dataset_main(argv, prog=prog)
 
 
+def translate_main(argv=None, prog="ppimg2img translate"):
+    from .predictors.commands import translate_main as run
+    return run(argv, prog=prog)
+
+
+def cartoonize_main(argv=None, prog="ppimg2img cartoonize"):
+    from .predictors.commands import cartoonize_main as run
+    return run(argv, prog=prog)
+
+
 COMMANDS = {
+    "translate": (translate_main, "translate --model NAME IN... [-o OUT]",
+                  "translate images, folders or globs with a pretrained or trained generator"),
+    "cartoonize": (cartoonize_main, "cartoonize IN... [-o OUT]", "cartoonise the faces of photos (photo2cartoon)"),
     "train": (lambda argv: train_main(argv, prog="ppimg2img train"), "train -c CONFIG [options]",
               "train or evaluate a model from a YAML config"),
     "download": (download_main, "download MODEL [MODEL...]", "download (and convert) pretrained weights"),

@@ -1,0 +1,67 @@
+"""Photo2CartoonPredictor: faces of a photo -> cartoon faces (minivision photo2cartoon)."""
+import numpy as np
+
+from .base import BasePredictor
+
+
+class Photo2CartoonPredictor(BasePredictor):
+    """Cartoonise the faces of photos with photo2cartoon (Soft-AdaLIN U-GAT-IT, minivision).
+
+    Each photo goes through :class:`~ppimg2img.faces.FacePipeline`: dlib detection, 68
+    landmarks, the photo2cartoon crop (256x256) and a head mask. As the original ``test.py``:
+    the face is composited onto white through the mask, translated, and the cartoon is put
+    back onto white through the same mask.
+
+    Args:
+        faces: ``'largest'`` (default) or ``'all'``.
+        paste_back: also return/write the photo with the cartoon faces blended back in.
+        detector, mask: passed to ``FacePipeline`` (``'hog'``/``'cnn'``; ``'grabcut'``, ``'ellipse'``...).
+        Other arguments as :class:`BasePredictor`. ``model`` defaults to PaddleGAN's release,
+        which downloads directly (``'minivision/photo2cartoon'`` is the authors' own file).
+
+    :meth:`run` returns, per photo, the cartoon of the largest face (256x256 RGB uint8), or the
+    photo with the cartoons pasted back when ``paste_back``. With ``output_dir`` it writes
+    ``<name>_aligned.png`` (the aligned face on white: what the network sees), ``<name>_cartoon.png``
+    (``_aligned_2``/``_cartoon_2``... for further faces with ``faces='all'``) and
+    ``<name>_pasted.png`` with ``paste_back``.
+    """
+
+    default_model = "paddlegan/photo2cartoon"
+
+    def __init__(self, model=None, weights=None, faces="largest", paste_back=False, detector="hog",
+                 mask="grabcut", **kwargs):
+        from ..faces import FacePipeline
+
+        if faces not in ("largest", "all"):
+            raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}")
+        if kwargs.get("native_size"):
+            raise ValueError("Photo2CartoonPredictor works on aligned 256x256 faces: native_size does not apply")
+        self.faces, self.paste_back = faces, bool(paste_back)
+        super().__init__(model=model, weights=weights, **kwargs)
+        self.pipeline = FacePipeline(size=self.size, detector=detector, mask=mask,
+                                     max_faces=1 if faces == "largest" else None)
+
+    def _default_side(self):
+        return 256  # the face crop size of the original (also the generator's img_size)
+
+    def output_suffixes(self):
+        return ("_aligned", "_cartoon") + (("_pasted",) if self.paste_back else ())
+
+    def prepare(self, image, source):
+        aligned = self.pipeline.process(image, source=source)
+        return [face.on_white() for face in aligned], aligned
+
+    def finish(self, image, outputs, aligned):
+        files, cartoons = {}, []
+        for i, (face, out) in enumerate(zip(aligned, outputs)):
+            mask = face.mask[..., None] if face.mask is not None else 1.0
+            cartoon = np.clip(np.rint(out * mask + 255.0 * (1.0 - mask)), 0, 255).astype(np.uint8)
+            cartoons.append(cartoon)
+            tag = "" if i == 0 else f"_{i + 1}"
+            files[f"_aligned{tag}"], files[f"_cartoon{tag}"] = face.on_white(), cartoon
+        if self.paste_back:
+            from ..faces import paste_back
+
+            files["_pasted"] = paste_back(image, aligned, cartoons)
+            return files["_pasted"], files
+        return cartoons[0], files
