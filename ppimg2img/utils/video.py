@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["VideoError", "translate_video", "ffmpeg_exe"]
+__all__ = ["VideoError", "translate_video", "video_info", "ffmpeg_exe"]
 
 logger = logging.getLogger("ppimg2img")
 
@@ -78,6 +78,27 @@ def _open_reader(src):
         raise VideoError(f"cannot read video '{src}': it has no video stream (frame size/rate unknown). "
                          f"Fix: pass a video file, not an audio file or image")
     return meta, reader
+
+
+def _check_source(src):
+    if not os.path.isfile(src):
+        raise FileNotFoundError(f"video '{src}' does not exist" + (" (it is a folder)" if os.path.isdir(src) else ""))
+    if os.path.getsize(src) == 0:
+        raise VideoError(f"cannot read video '{src}': the file is empty (0 bytes), e.g. an interrupted "
+                         f"download or copy. Fix: copy or download it again")
+
+
+def video_info(src):
+    """``dict(frames=, fps=, size=(width, height), audio=bool, duration=seconds)`` of a video
+    without decoding it (``frames`` is estimated from the duration). Raises as :func:`translate_video`."""
+    src = os.fspath(src)
+    _check_source(src)
+    meta, reader = _open_reader(src)
+    reader.close()
+    fps = _exact_fps(float(meta["fps"]))
+    duration = float(meta.get("duration") or 0)
+    return {"frames": int(round(duration * float(fps))), "fps": float(fps), "size": tuple(meta["size"]),
+            "audio": bool(meta.get("audio_codec")), "duration": duration}
 
 
 def _even(frame):
@@ -141,11 +162,7 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
     not a video or a missing ffmpeg.
     """
     src, dst = os.fspath(src), os.fspath(dst)
-    if not os.path.isfile(src):
-        raise FileNotFoundError(f"video '{src}' does not exist" + (" (it is a folder)" if os.path.isdir(src) else ""))
-    if os.path.getsize(src) == 0:
-        raise VideoError(f"cannot read video '{src}': the file is empty (0 bytes), e.g. an interrupted "
-                         f"download or copy. Fix: copy or download it again")
+    _check_source(src)
     if os.path.abspath(src) == os.path.abspath(dst):
         raise ValueError(f"the output '{dst}' is the input video; choose another output path")
     if int(batch_size) < 1:
