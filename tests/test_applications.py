@@ -1,4 +1,5 @@
-"""applications/translate_images.py: a batch over a folder with a trained checkpoint."""
+"""applications/translate_images.py (``ppimg2img translate`` with native sizes and resuming): a batch
+over a folder with a trained checkpoint."""
 import importlib.util
 import os
 import subprocess
@@ -12,6 +13,7 @@ from PIL import Image
 from ppimg2img.config import load_config
 from ppimg2img.engine.trainer import Trainer
 from ppimg2img.nets import build_generator
+from ppimg2img.predictors.inputs import collect_inputs
 from ppimg2img.utils.image_io import image_to_array, load_image, save_image, tensor_to_image
 
 from conftest import ROOT, tiny_cyclegan_config
@@ -48,23 +50,36 @@ def test_translate_folder_keeps_sizes_and_reports_bad_files(tmp_path, rgb_checkp
     proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", rgb_checkpoint, "--input", str(src),
                            "--output", str(out), "--direction", "BtoA"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
-    assert proc.returncode == 0, proc.stderr
-    assert "2 of 3 images translated (BtoA)" in proc.stdout
+    assert proc.returncode == 1, proc.stderr  # one input failed
+    assert "2 of 3 images processed, 1 failed" in proc.stdout
     assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
     assert load_image(str(out / "a.png")).shape == (30, 34, 3)
     assert load_image(str(out / "sub" / "b.png")).shape == (32, 32, 3)
     page = (out / "index.html").read_text()
-    assert "sub/b.png" in page and "skipped" in page and "broken.png" in page
+    assert "sub/b.png" in page and "failed" in page and "broken.png" in page
 
 
-def test_translate_rejects_weights_without_config(tmp_path):
+def test_translate_resumes_and_overwrites(tmp_path, rgb_checkpoint, capsys):
+    random_image(tmp_path / "in" / "a.png", (12, 16, 3), 0)
+    out = tmp_path / "out"
+    args = ["--checkpoint", rgb_checkpoint, "--input", str(tmp_path / "in"), "--output", str(out)]
+    assert translate_images.main(args) == 0
+    save_image(str(out / "a.png"), np.zeros((12, 16, 3), np.uint8))  # marks the result as already done
+    assert translate_images.main(args) == 0
+    assert "0 of 1 images processed, 1 skipped (already done)" in capsys.readouterr().out
+    assert load_image(str(out / "a.png")).max() == 0
+    assert translate_images.main(args + ["--overwrite"]) == 0
+    assert load_image(str(out / "a.png")).max() > 0
+
+
+def test_translate_unusable_weights_give_one_clear_line(tmp_path):
     bad = tmp_path / "w.pdparams"
     paddle.save({"netG_A": {}}, str(bad))
     proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", str(bad), "--input", str(tmp_path),
                            "--output", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode == 1
-    assert "not a ppimg2img training checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"error: {bad}" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_translate_rejects_incomplete_checkpoint(tmp_path, capsys):
@@ -72,13 +87,13 @@ def test_translate_rejects_incomplete_checkpoint(tmp_path, capsys):
     paddle.save({"config": {"model": {}}, "nets": {}}, str(bad))
     assert translate_images.main(["--checkpoint", str(bad), "--input", str(tmp_path),
                                   "--output", str(tmp_path / "o")]) == 1
-    assert "incomplete checkpoint, it lacks 'name'" in capsys.readouterr().err
+    assert f"error: {bad}: the file holds no network weights" in capsys.readouterr().err
     model = {"name": "CycleGANModel", "generator": {"name": "resnet_6blocks", "ngf": 4},
              "discriminator": {"name": "basic", "ndf": 4}}
     paddle.save({"config": {"model": model}, "nets": {}}, str(bad))
     assert translate_images.main(["--checkpoint", str(bad), "--input", str(tmp_path),
                                   "--output", str(tmp_path / "o")]) == 1
-    assert "no weights for 'netG_A' in the checkpoint" in capsys.readouterr().err
+    assert "the file holds no network weights" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model_cfg", [
@@ -103,7 +118,7 @@ def test_translate_any_model_family_keeps_odd_image_sizes(tmp_path, model_cfg):
     assert np.asarray(Image.open(out / "odd.png")).shape == (70, 101, 3)
     if model_cfg["name"] == "Pix2PixModel":  # one generator: no B->A
         assert translate_images.main(["--checkpoint", str(ckpt), "--input", str(src), "--output", str(out),
-                                      "--direction", "BtoA"]) == 1
+                                      "--direction", "BtoA"]) == 2  # usage error
 
 
 def test_output_names_are_unique(tmp_path):
@@ -112,7 +127,7 @@ def test_output_names_are_unique(tmp_path):
     items = [str(tmp_path / "x" / "a.png"), str(tmp_path / "y" / "a.png"), str(tmp_path / "z" / "*"),
              str(tmp_path / "x" / "a.png"),  # the same file again: translated once
              str(tmp_path / "f")]
-    names = [name for _, name in translate_images.collect_inputs(items)]
+    names = [item.name for item in collect_inputs(items)[0]]
     assert names == ["a", "a_2", "a_3", "a_4", "a_2_2", "A_5", "a_6", os.path.join("sub", "a")]
 
 
@@ -122,9 +137,8 @@ def test_colliding_names_do_not_overwrite(tmp_path, rgb_checkpoint, capsys):
     out = tmp_path / "out"
     assert translate_images.main(["--checkpoint", rgb_checkpoint, "--output", str(out),
                                   "--input", str(tmp_path / "x" / "a.png"), str(tmp_path / "y" / "a.png")]) == 0
-    assert "2 of 2 images translated" in capsys.readouterr().out
-    assert np.array_equal(load_image(str(out / "images" / "a_input.png")), x)
-    assert np.array_equal(load_image(str(out / "images" / "a_2_input.png")), y)
+    assert "2 of 2 images processed" in capsys.readouterr().out
+    assert not np.array_equal(x, y)
     assert not np.array_equal(load_image(str(out / "a.png")), load_image(str(out / "a_2.png")))
     assert "a_2.png" in (out / "index.html").read_text()
 
@@ -135,10 +149,10 @@ def test_failing_image_is_reported_and_batch_continues(tmp_path, rgb_checkpoint,
     random_image(tmp_path / "in" / "b_good.png", (12, 16, 3), 1)
     out = tmp_path / "out"
     assert translate_images.main(["--checkpoint", rgb_checkpoint, "--input", str(tmp_path / "in"),
-                                  "--output", str(out)]) == 0
+                                  "--output", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "1 of 2 images translated" in captured.out
-    assert "a_tiny.png: ValueError" in captured.err and "could not be translated" in captured.err
+    assert "1 of 2 images processed, 1 failed" in captured.out
+    assert "a_tiny.png: ValueError" in captured.err
     assert load_image(str(out / "b_good.png")).shape == (12, 16, 3)
     assert not (out / "a_tiny.png").exists()
     assert "a_tiny.png" in (out / "index.html").read_text()

@@ -70,8 +70,8 @@ class BasePredictor:
         batch_size: images per forward pass.
         size: working side the generator runs at (default: the size the model was trained at);
             every input is resized to it and the result resized back to the input's size.
-        native_size: run at the input's own size rounded to a size the network accepts (fully
-            convolutional generators only) instead of ``size``.
+        native_size: run at the input's own size rounded to a size the network accepts instead of
+            ``size`` (fully convolutional generators; the full U-GAT-IT takes its ``img_size`` only).
         skip_existing: with ``output_dir``, skip inputs whose outputs exist (resume a batch).
         progress: show a progress bar (None: when more than 4 inputs).
         threads: CPU threads (None: every core this process may use).
@@ -80,6 +80,8 @@ class BasePredictor:
 
     #: zoo name used when neither ``model`` nor ``weights`` is given
     default_model = None
+    #: log the summary of each run (failed inputs by name) at its end
+    log_summary = True
     #: key of the net inside multi-net files, per direction
     direction_keys = {"AtoB": None, "BtoA": None}
 
@@ -155,9 +157,10 @@ class BasePredictor:
 
     def _working_side(self, size):
         multiple = self._size_multiple()
-        if self.native_size and multiple is None:
-            raise ValueError(f"{self.arch} (light: false) only takes {self._default_side()}x{self._default_side()} "
-                             f"images: native_size is not possible, leave it off")
+        if self.native_size and multiple is None:  # a preference: this net takes one size only
+            logger.info("%s (light: false) only takes %dx%d images: resizing every input to that size",
+                        self.arch, self._default_side(), self._default_side())
+            self.native_size = False
         side = int(size) if size else self._default_side()
         if multiple is None and side != self._default_side():
             raise ValueError(f"{self.arch} (light: false) was built for {self._default_side()} px images; got size={side}")
@@ -345,9 +348,9 @@ class BasePredictor:
         bar.close()
         if self.output_dir and (rows or summary.failed):
             self._write_page(rows, summary)
-        if summary.failed:  # every bad input, by name, once at the end
+        if self.log_summary and summary.failed:  # every bad input, by name, once at the end
             logger.warning("%s", summary)
-        elif many and len(items) > 4:
+        elif self.log_summary and many and len(items) > 4:
             logger.info("%s", summary)
         return results if many else results[0]
 

@@ -116,13 +116,16 @@ def _run(args, make_predictor):
     except Exception as err:  # weights missing/corrupt, download failure: one clear line
         print(f"error: {(str(err).strip().splitlines() or [type(err).__name__])[0]}", file=sys.stderr)
         return 1
+    predictor.log_summary = False  # printed below: failures on stderr
     try:
         predictor.run(list(args.inputs))
     except (FileNotFoundError, TypeError) as err:  # an input path that matches nothing
         print(f"error: {err}", file=sys.stderr)
         return 2
-    summary = predictor.summary  # failures were listed by name in the log above
+    summary = predictor.summary
     print(f"{summary}".splitlines()[0].rstrip(":") + f"; results: {os.path.join(args.output_dir, 'index.html')}")
+    for source, message in summary.failed:
+        print(f"failed {source}: {message}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 

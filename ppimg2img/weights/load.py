@@ -22,9 +22,15 @@ def _is_state_dict(obj):
             and all(isinstance(v, np.ndarray) or k == "StructuredToParameterName@@" for k, v in obj.items()))
 
 
+def _is_training_checkpoint(obj):
+    """A ppimg2img training checkpoint (also one written without the format tag: config + nets)."""
+    return isinstance(obj, dict) and (obj.get("format") == "ppimg2img-checkpoint"
+                                      or (isinstance(obj.get("nets"), dict) and isinstance(obj.get("config"), dict)))
+
+
 def select_net(obj, key=None, source="checkpoint"):
     """Pick one network's state dict out of what a checkpoint file holds. Returns (state, key)."""
-    if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint":
+    if _is_training_checkpoint(obj):
         obj = obj.get("nets", {})
     if isinstance(obj, dict) and obj.get("format") == CONVERTED_FORMAT:
         return obj["state_dict"], obj.get("key")
@@ -41,6 +47,10 @@ def select_net(obj, key=None, source="checkpoint"):
             raise CheckpointError(f"{source}: no network {key!r} in the file; it holds: "
                                   f"{', '.join(nets) or 'no state dicts'}")
         return nets[key], key
+    if not nets:
+        raise CheckpointError(f"{source}: the file holds no network weights (top-level keys: "
+                              f"{', '.join(map(str, obj)) or 'none'}); it may be an incomplete or "
+                              f"interrupted save: use another checkpoint")
     for name in DEFAULT_NET_KEYS:
         if name in nets:
             return nets[name], name
@@ -167,12 +177,12 @@ def _stored_arch(obj, key):
     """ppimg2img files say what they hold: the converted-weights format and full checkpoints."""
     if isinstance(obj, dict) and obj.get("format") == CONVERTED_FORMAT:
         return obj["arch"], obj.get("arch_kwargs", {})
-    if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint":
+    if _is_training_checkpoint(obj):
         gen = dict(obj.get("config", {}).get("model", {}).get("generator", {}))
         name = gen.pop("name", None)
-        if name and (key in (None, "netG_A")):
+        if name and (key in (None, "netG_A", "genA2B", "netG")):
             return name, gen
-        if name and key == "netG_B":  # the B->A generator swaps channel counts
+        if name and key in ("netG_B", "genB2A"):  # the B->A generator swaps channel counts
             gen["input_nc"], gen["output_nc"] = gen.get("output_nc", 3), gen.get("input_nc", 3)
             return name, gen
     return None, {}
