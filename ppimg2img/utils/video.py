@@ -11,6 +11,7 @@ use only: ``import ppimg2img`` does not need it.
 """
 import logging
 import os
+import re
 import subprocess
 import uuid
 from fractions import Fraction
@@ -143,6 +144,39 @@ def _mux_audio(video, src, out, duration):
     return False
 
 
+# Video encoder per output extension: H.264 where the container takes it (what most players read),
+# VP9 for WebM, which allows only VP8/VP9/AV1.
+_ENCODERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264",
+             ".webm": "libvpx-vp9"}
+
+
+def _encoder(dst, codec):
+    ext = os.path.splitext(dst)[1].lower()
+    if codec is None and ext not in _ENCODERS:
+        raise ValueError(f"cannot write video '{dst}': unsupported extension '{ext}'; use one of "
+                         f"{', '.join(_ENCODERS)} (.mp4: H.264, .webm: VP9), or pass codec=")
+    return codec or _ENCODERS[ext]
+
+
+def _open_writer(path, size, fps, codec, quality):
+    import imageio_ffmpeg
+
+    params = {"quality": quality}
+    if codec == "libvpx-vp9":  # constant quality (VP9 ignores imageio's -qscale): CRF 63 (worst) .. 13
+        params = {"quality": None, "output_params": ["-crf", str(int(round(63 - 5 * quality))), "-b:v", "0"]}
+    writer = imageio_ffmpeg.write_frames(path, size, fps=fps, codec=codec, macro_block_size=2,
+                                         ffmpeg_log_level="error", **params)
+    writer.send(None)
+    return writer
+
+
+def _frames_in(path):
+    """Number of video frames in ``path`` (stream copy, no decoding); None if ffmpeg cannot read it."""
+    code, err = _run_ffmpeg(["-nostdin", "-stats", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
+    counts = re.findall(r"frame=\s*(\d+)", err)
+    return int(counts[-1]) if code == 0 and counts else None
+
+
 def _remove(path):
     if path and os.path.exists(path):
         os.remove(path)
@@ -153,9 +187,9 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
 
     ``frame_fn(frames) -> frames`` gets a list of up to ``batch_size`` HxWx3 uint8 RGB frames and
     returns as many HxWx3 uint8 RGB frames (of any one size). ``max_frames`` stops after that many
-    frames (audio is cut to match). ``codec`` is ffmpeg's video encoder (default H.264 for .mp4),
-    ``quality`` imageio-ffmpeg's 1-10 scale (7: x264 CRF 15, visually lossless). Odd output sizes
-    get one edge row/column repeated, as yuv420p needs even sizes.
+    frames (audio is cut to match). ``codec`` is ffmpeg's video encoder (default: H.264 for
+    .mp4/.mov/.mkv/.avi, VP9 for .webm), ``quality`` imageio-ffmpeg's 1-10 scale (7: x264 CRF 15,
+    visually lossless). Odd output sizes get one edge row/column repeated, as yuv420p needs even sizes.
 
     Returns ``dict(frames=N, fps=float, audio=bool, size=(width, height))`` of the written video.
     Raises ``FileNotFoundError`` for a missing ``src`` and :class:`VideoError` for a file that is
@@ -167,8 +201,9 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
         raise ValueError(f"the output '{dst}' is the input video; choose another output path")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    codec = _encoder(dst, codec)
+    batch_size = int(batch_size)
     meta, reader = _open_reader(src)
-    import imageio_ffmpeg
     from tqdm import tqdm
 
     width, height = meta["size"]
@@ -192,13 +227,15 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
             out = _even(out)
             if writer is None:
                 size = (out.shape[1], out.shape[0])
-                writer = imageio_ffmpeg.write_frames(video_tmp, size, fps=fps, codec=codec, quality=quality,
-                                                     macro_block_size=2, ffmpeg_log_level="error")
-                writer.send(None)
+                writer = _open_writer(video_tmp, size, fps, codec, quality)
             elif (out.shape[1], out.shape[0]) != size:
                 raise ValueError(f"frame_fn returned frame {count} of size {out.shape[1]}x{out.shape[0]}, "
                                  f"but the earlier frames are {size[0]}x{size[1]}; all frames must have one size")
-            writer.send(out)
+            try:
+                writer.send(out)
+            except OSError as err:  # ffmpeg quit: its own message is on stderr above
+                raise VideoError(f"cannot write video '{dst}': ffmpeg stopped ({str(err).splitlines()[0]}; "
+                                 f"codec {codec}). Fix: use an .mp4 output") from None
             count += 1
         bar.update(len(batch))
         batch.clear()
@@ -207,7 +244,7 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
         for raw in reader:
             if max_frames is not None and count + len(batch) >= max_frames:
                 break
-            batch.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3))
+            batch.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3).copy())  # writable
             if len(batch) == batch_size:
                 flush()
         if batch:
@@ -217,6 +254,10 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
             raise VideoError(f"cannot read video '{src}': it holds no frames")
         writer.close()
         writer = None
+        written = _frames_in(video_tmp)
+        if written != count:
+            raise VideoError(f"cannot write video '{dst}': ffmpeg wrote {written or 0} of {count} frames "
+                             f"(codec {codec}; its message is above). Fix: use an .mp4 output")
         bar.total = count
         bar.refresh()
         audio = bool(meta.get("audio_codec")) and _mux_audio(video_tmp, src, final_tmp, count / float(fps))
