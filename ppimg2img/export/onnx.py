@@ -1,0 +1,178 @@
+"""ONNX export of the graphs :func:`~ppimg2img.export.paddle_graph.export_generator` writes,
+through paddle2onnx, and :class:`OnnxGenerator` to run them with onnxruntime.
+
+Both packages are optional (``pip install paddle2onnx onnxruntime``) and imported on first use.
+paddle2onnx 2.1 reads Paddle 3.x PIR graphs (``.json``) with its ``export(model_file,
+params_file)`` call; its output needs three repairs, made here before the file is written:
+
+* ``LeakyRelu`` alpha: Paddle >= 3.2 stores ``negative_slope`` as a double, paddle2onnx 2.1
+  reads it as a float and writes a garbage alpha (6e28 for 0.2); it is set from the Paddle graph.
+* output shape: the graph output is declared ``[batch, C, 0, 0]``; the spatial sizes become
+  the input's (every ppimg2img generator keeps the image size).
+* unused constants (paddle2onnx leaves some behind) are dropped, so onnxruntime does not warn
+  about each one at load time.
+"""
+import json
+import os
+
+import numpy as np
+
+from .paddle_graph import ExportError, model_files
+
+INSTALL_HINT = "pip install paddle2onnx onnxruntime"
+DEFAULT_OPSET = 11  # raised automatically by paddle2onnx when an operator needs a newer one
+
+
+def _require(module):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"ONNX export/inference needs {module}, which is not installed: "
+                          f"{INSTALL_HINT} (original error: {err})") from None
+
+
+def _walk_ops(node):
+    """Every operation dict (``{"#": "1.name", "A": [attributes], ...}``) in a PIR .json graph."""
+    if isinstance(node, dict):
+        if isinstance(node.get("#"), str) and isinstance(node.get("A"), list):
+            yield node
+        for value in node.values():
+            yield from _walk_ops(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_ops(value)
+
+
+def _leaky_relu_slopes(graph_file):
+    """``negative_slope`` of each leaky_relu of a PIR .json graph, in program order."""
+    with open(graph_file, encoding="utf-8") as f:
+        program = json.load(f)
+    slopes = []
+    for op in _walk_ops(program):
+        if op["#"].split(".", 1)[-1] in ("leaky_relu", "leaky_relu_"):
+            attrs = {a.get("N"): a.get("AT", {}).get("D") for a in op["A"] if isinstance(a, dict)}
+            slopes.append(float(attrs.get("negative_slope", 0.01)))
+    return slopes
+
+
+def _set_dim(dim, value):
+    if isinstance(value, str):
+        dim.dim_param = value
+    else:
+        dim.dim_value = int(value)
+
+
+def _repair(model, graph_file):
+    """The three repairs of the module docstring; returns the model."""
+    nodes = [n for n in model.graph.node if n.op_type == "LeakyRelu"]
+    if nodes:
+        if not graph_file.endswith(".json"):
+            raise ExportError(f"{graph_file}: ONNX export of LeakyRelu needs the PIR .json graph of Paddle 3")
+        slopes = _leaky_relu_slopes(graph_file)
+        if len(slopes) != len(nodes):
+            raise ExportError(f"{graph_file}: {len(slopes)} leaky_relu ops in the Paddle graph but {len(nodes)} "
+                              f"LeakyRelu nodes in the ONNX graph; cannot restore their slopes")
+        for node, slope in zip(nodes, slopes):
+            for attr in node.attribute:
+                if attr.name == "alpha":
+                    attr.f = slope
+    # one input x [N, C, H, W]; the output has the input's batch and size
+    initializers = {i.name for i in model.graph.initializer}
+    (inp,) = [i for i in model.graph.input if i.name not in initializers]
+    in_dims = inp.type.tensor_type.shape.dim
+    names = ("batch", None, "height", "width")
+    for dim, name in zip(in_dims, names):
+        if name and not dim.HasField("dim_value"):
+            _set_dim(dim, name)
+    for out in model.graph.output:
+        out_dims = out.type.tensor_type.shape.dim
+        if len(out_dims) == 4:
+            for i in (0, 2, 3):
+                src = in_dims[i]
+                _set_dim(out_dims[i], src.dim_value if src.HasField("dim_value") else src.dim_param)
+    if not any(a.type in (a.GRAPH, a.GRAPHS) for n in model.graph.node for a in n.attribute):  # no subgraphs
+        while True:  # drop nodes (constants) whose outputs nothing reads, then unread initializers
+            used = {name for node in model.graph.node for name in node.input}
+            used |= {out.name for out in model.graph.output}
+            dead = [n for n in model.graph.node if not any(o in used for o in n.output)]
+            if not dead:
+                break
+            for node in dead:
+                model.graph.node.remove(node)
+        for init in [i for i in model.graph.initializer if i.name not in used]:
+            model.graph.initializer.remove(init)
+    return model
+
+
+def export_onnx(path_prefix, onnx_file, opset=None):
+    """Convert the graph written by ``export_generator(net, path_prefix)`` to ``onnx_file``.
+
+    Batch, height and width stay dynamic where the Paddle graph has them dynamic (named
+    ``batch``, ``height``, ``width``). ``opset``: the lowest ONNX opset to use (default 11;
+    paddle2onnx raises it when an operator needs a newer one). The file is written to a
+    temporary name and renamed, so an interrupted export never leaves a half-written model.
+    Returns ``onnx_file``.
+    """
+    graph, params = model_files(path_prefix)
+    if not os.path.isfile(graph) or not os.path.isfile(params):
+        raise ExportError(f"{path_prefix}: no exported Paddle graph there ({os.path.basename(graph)} and "
+                          f"{os.path.basename(params)} are written by export_generator); export it first")
+    paddle2onnx = _require("paddle2onnx")
+    onnx = _require("onnx")  # a dependency of paddle2onnx
+    try:
+        # save_file=None returns the bytes (and skips paddle2onnx's optional polygraphy pass)
+        data = paddle2onnx.export(graph, params, save_file=None,
+                                  opset_version=int(opset or DEFAULT_OPSET), auto_upgrade_opset=True)
+        model = onnx.load_from_string(data)
+    except Exception as err:  # paddle2onnx logs the cause, then fails on an unset result
+        raise ExportError(f"paddle2onnx could not convert {graph} ({type(err).__name__}: {err}; its log above "
+                          f"names the operator). The Paddle Inference graph is still usable.") from err
+    model = _repair(model, graph)
+    onnx.checker.check_model(model)
+    folder = os.path.dirname(os.path.abspath(onnx_file))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{onnx_file}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(model.SerializeToString())
+        os.replace(tmp, onnx_file)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return onnx_file
+
+
+class OnnxGenerator:
+    """An exported generator run by onnxruntime on the CPU.
+
+    ``OnnxGenerator("netG_A.onnx")(x)``: ``x`` an NCHW float32 array in [-1, 1] -> the translated
+    NCHW float32 array. ``threads``: onnxruntime intra-op threads (default: its own choice,
+    every physical core).
+    """
+
+    def __init__(self, onnx_file, threads=None):
+        if not os.path.isfile(onnx_file):
+            raise FileNotFoundError(f"{onnx_file}: ONNX model not found (write it with tools/export_model.py "
+                                    f"--onnx or ppimg2img.export.onnx.export_onnx)")
+        ort = _require("onnxruntime")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.onnx_file = onnx_file
+        self.session = ort.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0]
+        self.output_name = self.session.get_outputs()[0].name
+
+    def __call__(self, x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        channels = self.input.shape[1]
+        if x.ndim != 4 or (isinstance(channels, int) and x.shape[1] != channels):
+            raise ValueError(f"{self.onnx_file}: expected an NCHW array with {channels} channels, "
+                             f"got shape {list(x.shape)}")
+        return self.session.run([self.output_name], {self.input.name: x})[0]
+
+    def __repr__(self):
+        return f"OnnxGenerator({self.onnx_file!r}, input {self.input.name} {self.input.shape})"
