@@ -102,6 +102,9 @@ def test_missing_input_and_bad_arguments(tmp_path, eager, cyclegan):
         eager.run(str(tmp_path / "nothing.png"))
     with pytest.raises(TypeError):
         eager.run(42)
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="holds no images"):
+        eager.run(str(tmp_path / "empty"))
     with pytest.raises(FileNotFoundError, match="missing.pdparams"):
         ppimg2img.CycleGANPredictor(weights=str(tmp_path / "missing.pdparams"))
     with pytest.raises(ValueError, match="one of model=, weights="):
@@ -191,6 +194,14 @@ def test_output_dir_files_and_resume(tmp_path, cyclegan, capsys):
         assert written.shape == img.shape and np.array_equal(written, result)
     assert "sub/e.png" in (out / "index.html").read_text()
 
+    # files of the same name from two folders get distinct outputs
+    twins = ppimg2img.CycleGANPredictor(weights=cyclegan[0], size=SIDE, backend="eager", output_dir=str(tmp_path / "t"),
+                                        progress=False)
+    save_image(str(tmp_path / "x" / "a.png"), images["b"])
+    twins.run([str(folder / "a.png"), str(tmp_path / "x" / "a.png")])
+    assert sorted(os.listdir(tmp_path / "t")) == ["a.png", "a_2.png", "index.html"]
+    assert np.array_equal(load_image(str(tmp_path / "t" / "a_2.png")), results[1])
+
     # resume: a.png is kept as it is (even though it is not what the model would write), b.png is redone
     marker = np.full((30, 34, 3), 7, np.uint8)
     save_image(str(out / "a.png"), marker)
@@ -235,6 +246,10 @@ def test_pix2pix_predictor(tmp_path):
     assert p.run(smooth_image(90, 150, 31)).shape == (90, 150, 3)
     with pytest.raises(ValueError, match="multiple of 128"):
         ppimg2img.Pix2PixPredictor(weights=weights, size=100, backend="eager")
+    original = ppimg2img.Pix2PixPredictor(weights=weights, inference_mode="train_norm", backend="eager", progress=False)
+    assert not close(original.run(img), p.run(img), tol=3)  # batch statistics, as the original test.py
+    with pytest.raises(ValueError, match="eager"):  # batch statistics and dropout cannot be exported
+        ppimg2img.Pix2PixPredictor(weights=weights, inference_mode="train_norm", backend="inference")
     inference = ppimg2img.Pix2PixPredictor(weights=weights, backend="inference", progress=False)
     assert close(inference.run(img), p.run(img))
 
@@ -250,16 +265,17 @@ def test_ugatit_predictor(tmp_path):
     img = smooth_image(32, 32, 40)
     assert close(p.run(img), forward(net, img))  # the image output of (image, cam_logit, heatmap)
     assert p.run(smooth_image(50, 70, 41)).shape == (50, 70, 3)
-    inference = ppimg2img.UGATITPredictor(weights=weights, backend="inference", progress=False)
-    assert close(inference.run(img), p.run(img))
 
     full = build_generator("ugatit", ngf=4, n_blocks=2, img_size=32, light=False)
     full_weights = save_tiny(full, tmp_path, "full.pdparams", "ugatit",
                              {"ngf": 4, "n_blocks": 2, "img_size": 32, "light": False})
-    with pytest.raises(ValueError, match="native_size"):  # the full MLP needs exactly img_size
-        ppimg2img.UGATITPredictor(weights=full_weights, backend="eager", native_size=True)
-    fixed = ppimg2img.UGATITPredictor(weights=full_weights, backend="eager", progress=False)
+    with pytest.raises(ValueError, match="was built for 32 px images; got size=64"):  # the full MLP: img_size only
+        ppimg2img.UGATITPredictor(weights=full_weights, size=64, backend="eager")
+    fixed = ppimg2img.UGATITPredictor(weights=full_weights, backend="eager", native_size=True, progress=False)
+    assert fixed.working_size(45, 20) == (32, 32)  # native size is a preference: falls back to img_size
     assert fixed.run(smooth_image(45, 20, 42)).shape == (45, 20, 3)
+    inference = ppimg2img.UGATITPredictor(weights=weights, backend="inference", progress=False)
+    assert close(inference.run(img), p.run(img))
 
 
 @pytest.fixture(scope="module")
