@@ -123,6 +123,17 @@ def test_max_frames_odd_size_and_cut_audio(tmp_path, video_with_audio):
     assert np.abs(out[0][23].astype(int) - out[0][22]).mean() < 3  # padded by repeating the edge row
 
 
+def test_phone_rotation_is_applied(tmp_path, video_silent):
+    rotated = tmp_path / "portrait.mp4"  # a phone video: landscape frames plus "display rotated by 90"
+    subprocess.run([FFMPEG, "-v", "error", "-display_rotation", "90", "-i", video_silent, "-c", "copy",
+                    str(rotated)], check=True)
+    info = translate_video(rotated, tmp_path / "o.mp4", lambda f: f, progress=False)
+    assert info["size"] == (H, W)  # frames reach frame_fn upright, and are written that way
+    _, src = decode(video_silent)
+    _, out = decode(tmp_path / "o.mp4")
+    assert np.abs(out[0].astype(int) - np.rot90(src[0], 1)).mean() < 3
+
+
 def test_ntsc_frame_rate_is_exact(tmp_path):
     src = make_video(tmp_path / "ntsc.mp4", n=4, fps="30000/1001")
     info = translate_video(src, tmp_path / "o.mp4", lambda f: f, progress=False)
