@@ -55,6 +55,8 @@ def _one_line(err):
 def frame_translator(predictor):
     """``frame_fn`` for :func:`~ppimg2img.utils.video.translate_video`: the predictor's ``run`` on
     a batch of frames (resize to the working size, translate, resize back)."""
+    predictor.log_summary = False  # a failed frame stops the video with its message (below)
+
     def translate_frames(frames):
         results = predictor.run(list(frames))
         if len(results) != len(frames):
