@@ -20,7 +20,7 @@ from ppimg2img.models import MODELS
 from ppimg2img.nets import build_generator
 from ppimg2img.weights import save_converted
 
-from conftest import ROOT, tiny_cyclegan_config
+from conftest import DATA, ROOT, tiny_cyclegan_config
 
 pytest.importorskip("paddle2onnx")
 pytest.importorskip("onnxruntime")
@@ -259,6 +259,22 @@ def test_cli_exports_a_checkpoint(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "netG: " in printed and "export.json" in printed
     assert sorted(os.listdir(out)) == ["README.md", "export.json", "netG.json", "netG.pdiparams"]
+
+
+def test_original_pytorch_pix2pix_weights_export_gives_the_original_output(tmp_path, capsys):
+    """The original code's U-Net (BatchNorm, dropout, LeakyReLU) from its .pth, a config and an
+    override, exported to ONNX: onnxruntime and Paddle Inference give what PyTorch gave."""
+    out = tmp_path / "out"
+    code = _tool_main()(["-c", os.path.join(ROOT, "configs", "quickstart_pix2pix.yaml"), "--opt",
+                         "model.generator.ngf=8", "--load", os.path.join(DATA, "pix2pix_unet_128_ngf8.pth"),
+                         "-o", str(out), "--onnx"])
+    assert code == 0, capsys.readouterr().err
+    x = np.load(os.path.join(DATA, "pix2pix_unet_128_ngf8_in.npy"))
+    expected = np.load(os.path.join(DATA, "pix2pix_unet_128_ngf8_out.npy"))
+    np.testing.assert_allclose(OnnxGenerator(str(out / "netG.onnx"))(x), expected, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(_run(_predictor(str(out / "netG")), x), expected, rtol=0, atol=1e-4)
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["generator"]["ngf"] == 8 and manifest["config"].endswith("quickstart_pix2pix.yaml")
 
 
 def test_cli_errors_and_exit_codes(tmp_path, capsys):

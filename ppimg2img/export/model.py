@@ -57,7 +57,7 @@ def trace_as_written():
             ignored.remove(nets)
 
 
-def _load_source(source, config):
+def _load_source(source, config, overrides=None):
     """``(run name, model config, checkpoint object)`` from a checkpoint, or a config + weights."""
     from ..weights import read_checkpoint
 
@@ -68,7 +68,7 @@ def _load_source(source, config):
     if config is not None:
         from ..config import load_config
 
-        cfg = load_config(config)
+        cfg = load_config(config, overrides)
         name = cfg.get("name") or os.path.splitext(os.path.basename(config))[0]
         return name, dict(cfg["model"]), obj
     stored = obj.get("config") if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint" else None
@@ -77,6 +77,9 @@ def _load_source(source, config):
         raise ConfigError(f"{source}: holds no training config to rebuild the model from (only ppimg2img "
                           f"training checkpoints, <run>/checkpoints/*.pdckpt, do); pass the YAML config the "
                           f"weights were trained with: -c CONFIG (for example configs/cyclegan_horse2zebra.yaml)")
+    if overrides:
+        raise ConfigError(f"{source}: config overrides ({', '.join(overrides)}) need the config file: -c CONFIG "
+                          f"(a checkpoint's own config is the one its weights were trained with)")
     name = stored.get("name") or os.path.splitext(os.path.basename(source))[0]
     return name, dict(model_cfg), obj
 
@@ -176,7 +179,8 @@ def _fetch_names(graph_file):
     return names
 
 
-def export_model(source, output_dir, config=None, onnx=False, image_size=None, nets=None, opset=None):
+def export_model(source, output_dir, config=None, onnx=False, image_size=None, nets=None, opset=None,
+                 overrides=None):
     """Export the generators of a trained model into ``output_dir``.
 
     ``output_dir``: the folder (None: ``output/<run name>/export``).
@@ -185,14 +189,15 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     PyTorch ``.pth``/``.pt``). ``nets``: generator names to export (default: every generator the
     file holds). ``image_size``: fix height and width (default: dynamic, except the full U-GAT-IT
     and photo2cartoon generators, which only take their ``img_size``). ``onnx``: also write ONNX
-    (needs paddle2onnx). Returns ``{generator name: [written files]}``; ``export.json`` and
+    (needs paddle2onnx; ``opset``: its lowest opset). ``overrides``: ``["model.generator.ngf=8", ...]``
+    applied to ``config``, as ``tools/main.py -o``. Returns ``{generator name: [written files]}``; ``export.json`` and
     README.md are written last.
     """
     import paddle
 
     from .. import __version__
 
-    run_name, model_cfg, obj = _load_source(os.fspath(source), config)
+    run_name, model_cfg, obj = _load_source(os.fspath(source), config, overrides)
     if output_dir is None:
         output_dir = default_output_dir(run_name)
     model_name, model = _build_model(model_cfg, source)
@@ -337,6 +342,8 @@ def add_export_arguments(parser):
     parser.add_argument("-c", "--config-file", metavar="CFG",
                         help="the YAML config the weights were trained with (needed unless --load is a "
                              "ppimg2img training checkpoint)")
+    parser.add_argument("--opt", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="override keys of the -c config, for example --opt model.generator.ngf=8")
     parser.add_argument("-o", "--output-dir", metavar="OUT",
                         help="output folder (default: output/<run name>/export)")
     parser.add_argument("--onnx", action="store_true",
@@ -361,7 +368,8 @@ def run_export(args):
 
     try:
         written = export_model(args.load, args.output_dir, config=args.config_file, onnx=args.onnx,
-                               image_size=args.image_size, nets=args.nets, opset=args.opset)
+                               image_size=args.image_size, nets=args.nets, opset=args.opset,
+                               overrides=args.opt)
     except (ConfigError, ExportArgumentError) as err:
         print(f"error: {_first_line(err)}", file=sys.stderr)
         return 2

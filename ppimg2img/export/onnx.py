@@ -12,8 +12,10 @@ params_file)`` call; its output needs three repairs, made here before the file i
 * unused constants (paddle2onnx leaves some behind) are dropped, so onnxruntime does not warn
   about each one at load time.
 """
+import contextlib
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -106,6 +108,25 @@ def _repair(model, graph_file):
     return model
 
 
+@contextlib.contextmanager
+def _native_stdout_to_stderr():
+    """paddle2onnx's C++ code prints progress on file descriptor 1; send it to stderr so that
+    stdout keeps only what the caller prints (tools/export_model.py lists the files there)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (some embedded interpreters): leave it alone
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def export_onnx(path_prefix, onnx_file, opset=None):
     """Convert the graph written by ``export_generator(net, path_prefix)`` to ``onnx_file``.
 
@@ -123,8 +144,9 @@ def export_onnx(path_prefix, onnx_file, opset=None):
     onnx = _require("onnx")  # a dependency of paddle2onnx
     try:
         # save_file=None returns the bytes (and skips paddle2onnx's optional polygraphy pass)
-        data = paddle2onnx.export(graph, params, save_file=None,
-                                  opset_version=int(opset or DEFAULT_OPSET), auto_upgrade_opset=True)
+        with _native_stdout_to_stderr():
+            data = paddle2onnx.export(graph, params, save_file=None,
+                                      opset_version=int(opset or DEFAULT_OPSET), auto_upgrade_opset=True)
         model = onnx.load_from_string(data)
     except Exception as err:  # paddle2onnx logs the cause, then fails on an unset result
         raise ExportError(f"paddle2onnx could not convert {graph} ({type(err).__name__}: {err}; its log above "
