@@ -10,7 +10,9 @@ import numpy as np
 import paddle
 import paddle.inference as paddle_infer
 import pytest
+from paddle.jit.dy2static import convert_call_func
 
+import ppimg2img.nets as nets_module
 from ppimg2img.config import ConfigError
 from ppimg2img.engine.checkpoint import FORMAT, atomic_save
 from ppimg2img.export.model import ExportArgumentError, export_model, trace_as_written
@@ -94,6 +96,7 @@ def test_inference_and_onnx_match_eager_at_two_sizes(tmp_path, family):
     prefix = str(tmp_path / family)
     with trace_as_written():
         graph = export_generator(net, prefix, image_size=size)
+    assert nets_module not in convert_call_func.BUILTIN_LIKELY_MODULES  # dy2static left as it was
     assert graph.endswith(".json") and os.path.isfile(prefix + ".pdiparams")
     onnx_file = export_onnx(prefix, prefix + ".onnx")
     predictor, onnx_net = _predictor(prefix), OnnxGenerator(onnx_file, threads=1)
@@ -238,6 +241,25 @@ def test_config_and_single_net_weights_export_that_generator(tmp_path):
     assert list(written) == ["netG_B"]
     with pytest.raises(ConfigError, match="holds no training config.*-c CONFIG"):
         export_model(weights, str(tmp_path / "none"))
+
+
+def test_config_and_paddlegan_style_multi_net_file(tmp_path):
+    """A .pdparams holding several nets by name (PaddleGAN's layout): each generator gets its own."""
+    from ppimg2img.engine.checkpoint import CheckpointError
+
+    paddle.seed(5)
+    g_a, g_b = build_generator("resnet_6blocks", ngf=4), build_generator("resnet_6blocks", ngf=4)
+    disc = {"weight": np.zeros((4, 3, 4, 4), "float32")}
+    path = str(tmp_path / "cyclegan.pdparams")
+    paddle.save({"netG_A": g_a.state_dict(), "netG_B": g_b.state_dict(), "netD_A": disc}, path)
+    written = export_model(path, str(tmp_path / "out"), config=tiny_cyclegan_config(tmp_path))
+    x = _input((1, 3, 16, 20))
+    for name, net in (("netG_A", g_a), ("netG_B", g_b)):
+        np.testing.assert_allclose(_run(_predictor(written[name][0][:-len(".json")]), x), _eager(net, x),
+                                   rtol=0, atol=1e-4)
+    paddle.save({"netG_A": g_a.state_dict(), "netD_A": disc}, path)
+    with pytest.raises(CheckpointError, match=r"no network 'netG_B' in the file; it holds: netG_A, netD_A.*--nets"):
+        export_model(path, str(tmp_path / "out2"), config=tiny_cyclegan_config(tmp_path))
 
 
 # ---------------------------------------------------------------- tools/export_model.py

@@ -270,8 +270,8 @@ def _readme(manifest):
     first = next(iter(gens))
     entry = gens[first]
     shape = entry["input"]["shape"]
-    size = "any height and width that are multiples of {}".format(entry["size_multiple"]) \
-        if shape[2] == -1 else f"{shape[2]}x{shape[3]} images"
+    size = f"images whose sides are multiples of {entry['size_multiple']}" if shape[2] == -1 \
+        else f"{shape[2]}x{shape[3]} images"
     rows = "\n".join(f"| `{n}` | {e['direction']} | `{e['paddle']['model_file']}`, `{e['paddle']['params_file']}`"
                      f"{', `' + e['onnx']['file'] + '`' if 'onnx' in e else ''} | {e['input']['shape']} -> "
                      f"{e['output']['shape']} |" for n, e in gens.items())
@@ -308,8 +308,8 @@ Written by ppimg2img {manifest['ppimg2img']} with Paddle {manifest['paddle']} fr
 |---|---|---|---|
 {rows}
 
-Input `x`: float32, NCHW, batch of {size}; {entry['input']['meaning']}.
-Output: {entry['output']['meaning']}, same size. `export.json` lists the same in machine-readable form.
+Input `x`: float32, NCHW, a batch of {size}; {entry['input']['meaning']}.
+Output (same size): {entry['output']['meaning']}. `export.json` lists the same in machine-readable form.
 
 Paddle Inference (`pip install paddlepaddle`):
 
