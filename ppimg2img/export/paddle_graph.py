@@ -2,6 +2,7 @@
 import os
 import shutil
 import tempfile
+import warnings
 
 import paddle
 from paddle import nn
@@ -51,7 +52,10 @@ def export_generator(net, path_prefix, input_nc=3, image_size=None):
     name = os.path.basename(path_prefix)
     try:
         try:
-            paddle.jit.save(ImageOnly(net), os.path.join(tmp, name), input_spec=spec)
+            with warnings.catch_warnings():  # Paddle's tracer warns about its own internals
+                warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface")
+                warnings.filterwarnings("ignore", message="no variable in your model")
+                paddle.jit.save(ImageOnly(net), os.path.join(tmp, name), input_spec=spec)
         except Exception as err:  # Paddle's tracing errors are long: keep the first line
             first = (str(err).strip().splitlines() or [""])[0]
             raise ExportError(f"could not export {type(net).__name__} to {path_prefix}: "

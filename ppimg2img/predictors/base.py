@@ -82,6 +82,8 @@ class BasePredictor:
     default_model = None
     #: log the summary of each run (failed inputs by name) at its end
     log_summary = True
+    #: which of :meth:`output_suffixes` holds the result :meth:`run` returns
+    result_index = 0
     #: key of the net inside multi-net files, per direction
     direction_keys = {"AtoB": None, "BtoA": None}
 
@@ -315,7 +317,9 @@ class BasePredictor:
         Returns the result (an RGB uint8 array the size of the input) for one input; a list of
         results, in input order, for a folder, a glob or a list. Inputs that cannot be read or
         processed are skipped and reported (logged, and in :attr:`summary`); a single input
-        that fails raises its error. With ``output_dir`` the results are written there too.
+        that fails raises its error. With ``output_dir`` the results are written there too;
+        with ``skip_existing`` inputs already done are not processed again (a single one returns
+        its result read back, a list leaves them out: see ``summary.skipped``).
         """
         from tqdm import tqdm
 
@@ -352,7 +356,13 @@ class BasePredictor:
             logger.warning("%s", summary)
         elif self.log_summary and many and len(items) > 4:
             logger.info("%s", summary)
-        return results if many else results[0]
+        if many:
+            return results
+        if summary.skipped:  # a single input done before: its result as written
+            from ..utils.image_io import load_image
+
+            return load_image(self._output_paths(items[0].name)[self.result_index])
+        return results[0]
 
     def _write(self, item, files):
         written = []

@@ -44,6 +44,10 @@ class Photo2CartoonPredictor(BasePredictor):
     def _default_side(self):
         return 256  # the face crop size of the original (also the generator's img_size)
 
+    @property
+    def result_index(self):
+        return 2 if self.paste_back else 1  # _pasted or _cartoon
+
     def output_suffixes(self):
         return ("_aligned", "_cartoon") + (("_pasted",) if self.paste_back else ())
 
