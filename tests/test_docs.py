@@ -1,7 +1,13 @@
 """The docs cannot drift from the code: the config reference is regenerated and compared with
 the committed docs/config.md, and every ```bash block of docs/*.md that can run offline is run."""
 import importlib.util
+import json
 import os
+import re
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -68,3 +74,182 @@ def test_docstring_args_parser(gen):
     single, shared = gen._docstring_args(fn)
     assert single == {"a": "first `thing`", "b": "second"}
     assert shared == {"c": "shared text continued. null = all", "d": "shared text continued. null = all"}
+
+
+# --------------------------------------------------------------------------- commands in the docs
+
+DOC_FILES = sorted(f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
+#: what a block may say it needs (``# needs: internet``); such blocks are not run
+NEEDS = {"internet", "dataset", "gpu", "several machines", "your files", "install"}
+#: pages whose blocks are not run, and why (they are not this test's to mark)
+NOT_RUN = {"weights.md": "its examples name the user's own checkpoint files"}
+SLOW = os.environ.get("PPIMG2IMG_SLOW_DOCS") == "1"
+BLOCK_TIMEOUT = 300
+
+
+def doc_blocks(path):
+    """``[(line, language, code)]`` of the ```bash and ```python blocks of a Markdown file."""
+    text = open(path, encoding="utf-8").read()
+    blocks = []
+    for m in re.finditer(r"^```(bash|python)[ \t]*\n(.*?)^```[ \t]*$", text, re.M | re.S):
+        blocks.append((text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2)))
+    return blocks
+
+
+def block_needs(code):
+    """What a block needs that a test machine lacks (``# needs: a, b``), and whether it is ``# slow``."""
+    needs = set()
+    for m in re.finditer(r"#\s*needs:\s*([^\n]+)", code):
+        needs |= {n.strip() for n in m.group(1).split(",")}
+    return needs, bool(re.search(r"^\s*#\s*slow\b", code, re.M))
+
+
+def scratch_checkout(tmp_path):
+    """A folder that looks like the repository root to the docs' commands: the code, configs and
+    tools linked in, ``data/`` a real folder (generated datasets land there), a ``ppimg2img``
+    command on PATH, and the weights cache inside the folder (nothing is downloaded)."""
+    for name in ("configs", "tools", "applications", "benchmarks", "ppimg2img", "tests", "docs", "notebooks"):
+        if os.path.exists(os.path.join(ROOT, name)):
+            os.symlink(os.path.join(ROOT, name), tmp_path / name)
+    (tmp_path / "data").mkdir()
+    for f in os.listdir(os.path.join(ROOT, "data")):
+        if f.endswith(".py"):
+            os.symlink(os.path.join(ROOT, "data", f), tmp_path / "data" / f)
+    bin_dir = tmp_path / ".bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "ppimg2img"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ppimg2img.cli "$@"\n')
+    shim.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PADDLE_", "PYTEST_"))}
+    env.update(PATH=f"{bin_dir}:{os.path.dirname(sys.executable)}:{env.get('PATH', '')}",
+               PYTHONPATH=ROOT, PPIMG2IMG_HOME=str(tmp_path / ".cache"), MPLBACKEND="Agg",
+               PPIMG2IMG_DATASET_URL="http://127.0.0.1:9/")  # a dataset download fails at once
+    return env
+
+
+#: runs the ```python blocks of one page in one interpreter (Paddle is imported once per page),
+#: each block in a fresh namespace, as a reader pasting it into a new session would
+_PY_WORKER = r"""
+import contextlib, io, json, sys, traceback
+reply = sys.stdout
+for line in sys.stdin:
+    buf = io.StringIO()
+    ok = True
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            exec(compile(json.loads(line), "<doc block>", "exec"), {"__name__": "__main__"})
+        except BaseException:
+            ok = False
+            traceback.print_exc()
+    reply.write(json.dumps({"ok": ok, "output": buf.getvalue()}) + "\n")
+    reply.flush()
+"""
+
+
+class _PythonWorker:
+    def __init__(self, cwd, env, log):
+        self.proc = subprocess.Popen([sys.executable, "-c", _PY_WORKER], cwd=cwd, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+
+    def run(self, code, timeout):
+        self.proc.stdin.write(json.dumps(code) + "\n")
+        self.proc.stdin.flush()
+        answer = []
+        reader = threading.Thread(target=lambda: answer.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not answer:
+            self.proc.kill()
+            return None
+        if not answer[0]:
+            return {"ok": False, "output": f"the Python process ended (exit {self.proc.wait()})"}
+        return json.loads(answer[0])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.mark.docs_commands  # about 4 CPU-minutes in all (-m "not docs_commands" leaves them out)
+@pytest.mark.parametrize("doc", DOC_FILES)
+def test_doc_commands_run(doc, tmp_path):
+    """Run the page's offline blocks in order, in one scratch folder (a later block may use what
+    an earlier one made). A failure names the page, the block's line and its output."""
+    if doc in NOT_RUN:
+        pytest.skip(f"docs/{doc}: {NOT_RUN[doc]}")
+    blocks = doc_blocks(os.path.join(ROOT, "docs", doc))
+    if not blocks:
+        pytest.skip(f"docs/{doc} shows no commands")
+    env = scratch_checkout(tmp_path)
+    worker = None
+    try:
+        for line, lang, code in blocks:
+            needs, slow = block_needs(code)
+            unknown = needs - NEEDS
+            assert not unknown, f"docs/{doc}:{line}: unknown '# needs:' value {unknown}; use one of {sorted(NEEDS)}"
+            if needs or (slow and not SLOW):
+                continue
+            where = f"docs/{doc}:{line}"
+            t0 = time.time()
+            if lang == "python":
+                if worker is None:
+                    worker = _PythonWorker(tmp_path, env, open(tmp_path / ".python_worker.log", "w"))
+                res = worker.run(code, BLOCK_TIMEOUT)
+                if res is None:
+                    worker = None
+                    pytest.fail(f"{where}: the python block ran longer than {BLOCK_TIMEOUT} s; "
+                                f"use tiny settings or mark it '# slow'")
+                assert res["ok"], (f"{where}: the python block failed ({time.time() - t0:.1f} s):\n{code}\n"
+                                   f"--- output (end)\n{res['output'][-4000:]}")
+                continue
+            try:
+                res = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path, env=env,
+                                     capture_output=True, text=True, timeout=BLOCK_TIMEOUT, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{where}: the bash block ran longer than {BLOCK_TIMEOUT} s; "
+                            f"use tiny settings or mark it '# slow'")
+            assert res.returncode == 0, (
+                f"{where}: the bash block failed (exit {res.returncode}, {time.time() - t0:.1f} s):\n{code}\n"
+                f"--- stdout (end)\n{res.stdout[-3000:]}\n--- stderr (end)\n{res.stderr[-3000:]}")
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def test_doc_blocks_are_found_and_markers_read():
+    blocks = doc_blocks(os.path.join(ROOT, "docs", "cyclegan.md"))
+    assert [lang for _, lang, _ in blocks].count("bash") >= 3
+    assert block_needs("# needs: internet, gpu\nls") == ({"internet", "gpu"}, False)
+    assert block_needs("# slow\npython tools/main.py") == (set(), True)
+    assert block_needs("ls  # list") == (set(), False)
+
+
+def test_python_blocks_run_in_fresh_namespaces_and_errors_are_reported(tmp_path):
+    worker = _PythonWorker(tmp_path, dict(os.environ), subprocess.DEVNULL)
+    try:
+        assert worker.run("x = 1\nprint('hello', x)", 30) == {"ok": True, "output": "hello 1\n"}
+        res = worker.run("print(x)", 30)  # the previous block's names are gone
+        assert not res["ok"] and "NameError" in res["output"]
+        res = worker.run("open('missing.txt')", 30)
+        assert not res["ok"] and "missing.txt" in res["output"]
+        assert worker.run("import time\ntime.sleep(5)", 0.5) is None  # timed out: killed
+    finally:
+        worker.close()
+
+
+def test_doc_links_resolve():
+    """Relative links of docs/*.md point at files that exist (images, other pages, code)."""
+    broken = []
+    for doc in DOC_FILES:
+        text = open(os.path.join(ROOT, "docs", doc), encoding="utf-8").read()
+        text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:|#", target):
+                continue
+            if not os.path.exists(os.path.join(ROOT, "docs", target.split("#")[0])):
+                broken.append(f"docs/{doc}: {target}")
+    assert not broken, "broken links:\n" + "\n".join(broken)

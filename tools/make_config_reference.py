@@ -63,8 +63,9 @@ DESCRIPTIONS = {
     "model.generator[photo2cartoon].ngf": "filters of the first conv layer (photo2cartoon original 32)",
     "model.generator[photo2cartoon].light": "light version: the style MLP reads pooled features "
                                             "(original training default: light)",
-    "model.discriminator[*].input_nc": "channels of the images the discriminator judges (pix2pix ignores it: "
-                                       "its conditional D always sees input_nc + output_nc)",
+    "model.discriminator[*].input_nc": "ignored: the models set it from the generator's channels (CycleGAN, "
+                                       "U-GAT-IT: the domain's; pix2pix: input_nc + output_nc, as its "
+                                       "conditional D judges the pair)",
     "model.discriminator[*].ndf": "filters of the first conv layer (original default 64)",
     "model.discriminator[*].norm": _NORM,
     "model.discriminator[n_layers].n_layers": "strided 4x4 conv layers; 3 is the 70x70 PatchGAN ('basic')",
