@@ -119,13 +119,29 @@ def _load_generators(model, obj, source, wanted, chosen_by_user):
         state, _ = select_net(obj, None, source=source)
         load_state_into(model.nets[wanted[0]], state, framework, source=source)
         return wanted
+    held = set(select_net_names(obj))
+    missing = [n for n in wanted if n not in held]
+    if missing and (chosen_by_user or len(missing) == len(wanted)):
+        raise CheckpointError(f"{source}: no weights for {', '.join(missing)} in the file; it holds: "
+                              f"{', '.join(sorted(held)) or 'no networks'}. Export the generators it holds "
+                              f"with --nets NAME...")
+    if missing:  # for example photo2cartoon's published file, which holds genA2B only
+        logger.warning("%s holds no weights for %s: exporting %s only", source, ", ".join(missing),
+                       ", ".join(n for n in wanted if n in held))
+        wanted = [n for n in wanted if n in held]
     for name in wanted:
-        try:
-            state, _ = select_net(obj, name, source=source)
-        except CheckpointError as err:
-            raise CheckpointError(f"{err}. Export only the generators it holds with --nets NAME...") from None
+        state, _ = select_net(obj, name, source=source)
         load_state_into(model.nets[name], state, framework, source=f"{source} [{name}]")
     return wanted
+
+
+def select_net_names(obj):
+    """Names of the networks a multi-network weights file holds (ppimg2img checkpoints included)."""
+    from ..weights.load import _is_state_dict
+
+    if isinstance(obj, dict) and obj.get("format") == "ppimg2img-checkpoint":
+        obj = obj.get("nets", {})
+    return [k for k, v in obj.items() if _is_state_dict(v)] if isinstance(obj, dict) else []
 
 
 def _size_rule(g_cfg):
