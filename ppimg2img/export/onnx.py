@@ -5,10 +5,11 @@ Both packages are optional (``pip install paddle2onnx onnxruntime``) and importe
 paddle2onnx 2.1 reads Paddle 3.x PIR graphs (``.json``) with its ``export(model_file,
 params_file)`` call; its output needs three repairs, made here before the file is written:
 
-* ``LeakyRelu`` alpha: Paddle >= 3.2 stores ``negative_slope`` as a double, paddle2onnx 2.1
-  reads it as a float and writes a garbage alpha (6e28 for 0.2); it is set from the Paddle graph.
-* output shape: the graph output is declared ``[batch, C, 0, 0]``; the spatial sizes become
-  the input's (every ppimg2img generator keeps the image size).
+* ``LeakyRelu`` alpha: Paddle 3.3 stores ``negative_slope`` as a double (Paddle PR #75547),
+  paddle2onnx 2.1 reads it as a float and writes a garbage alpha (6e28 for 0.2, so U-Nets give
+  NaN); it is set from the Paddle graph.
+* output shape: the graph output is declared ``[batch, C, 0, 0]``; batch and spatial sizes
+  become the input's (every ppimg2img generator keeps the image size).
 * unused constants (paddle2onnx leaves some behind) are dropped, so onnxruntime does not warn
   about each one at load time.
 """
@@ -152,7 +153,10 @@ def export_onnx(path_prefix, onnx_file, opset=None):
         raise ExportError(f"paddle2onnx could not convert {graph} ({type(err).__name__}: {err}; its log above "
                           f"names the operator). The Paddle Inference graph is still usable.") from err
     model = _repair(model, graph)
-    onnx.checker.check_model(model)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:  # onnx.checker.ValidationError
+        raise ExportError(f"{graph}: the converted ONNX model is invalid: {err}") from err
     folder = os.path.dirname(os.path.abspath(onnx_file))
     os.makedirs(folder, exist_ok=True)
     tmp = f"{onnx_file}.tmp{os.getpid()}"
