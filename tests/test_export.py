@@ -294,14 +294,15 @@ def _tool_main():
     return tool.main
 
 
-def test_cli_exports_a_checkpoint(tmp_path, capsys):
+def test_cli_exports_a_checkpoint(tmp_path, capsys, monkeypatch):
     ckpt = str(tmp_path / "run.pdckpt")
     _save_checkpoint_like_trainer(ckpt, {"name": "Pix2PixModel", "discriminator": {"name": "basic", "ndf": 4},
                                          "generator": {"name": "unet_128", "ngf": 4}})
-    out = tmp_path / "out"
-    assert _tool_main()(["--load", ckpt, "-o", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "netG: " in printed and "export.json" in printed
+    monkeypatch.chdir(tmp_path)
+    assert _tool_main()(["--load", ckpt]) == 0  # default folder: output/<run name>/export
+    out = os.path.join("output", "tiny", "export")
+    assert capsys.readouterr().out.splitlines() == [
+        f"netG: {out}/netG.json, {out}/netG.pdiparams", f"manifest: {out}/export.json (how to run: {out}/README.md)"]
     assert sorted(os.listdir(out)) == ["README.md", "export.json", "netG.json", "netG.pdiparams"]
 
 
