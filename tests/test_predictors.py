@@ -235,6 +235,13 @@ def test_inference_backend_matches_eager_and_is_cached(tmp_path, cyclegan, eager
     second = ppimg2img.CycleGANPredictor(weights=weights, size=SIDE, backend="inference", progress=False)
     assert close(second.run(imgs[0]), eager.run(imgs[0]))
     assert {p: os.path.getmtime(p) for p in stamp} == stamp  # exported once, then reused
+    # the graph takes any batch and spatial size: native sizes, two images per forward pass
+    native = ppimg2img.CycleGANPredictor(weights=weights, backend="inference", native_size=True, batch_size=2,
+                                         progress=False)
+    native_eager = ppimg2img.CycleGANPredictor(weights=weights, backend="eager", native_size=True, progress=False)
+    imgs = [smooth_image(52, 36, 22), smooth_image(52, 36, 23), smooth_image(40, 64, 24)]
+    for a, b in zip(native.run(imgs), native_eager.run(imgs)):
+        assert close(a, b)
 
 
 # --- families ------------------------------------------------------------------------------------
