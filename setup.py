@@ -3,7 +3,8 @@
 Paddle itself is an extra because its CPU and GPU builds are different distributions:
     pip install -e ".[cpu]"        # paddlepaddle (CPU)
     pip install -e ".[gpu]"        # paddlepaddle-gpu (pick the CUDA build from paddlepaddle.org.cn)
-    pip install -e ".[cpu,test]"   # plus the test tools
+    pip install -e ".[cpu,test]"   # plus the test tools (and the ONNX and notebook ones the tests use)
+    pip install -e ".[cpu,onnx]"   # ONNX export (paddle2onnx, onnxruntime)
 """
 from setuptools import find_packages, setup
 
@@ -21,6 +22,8 @@ setup(
         "scikit-image",
         "pyyaml",
         "imageio",
+        "imageio-ffmpeg",
+        "matplotlib",
         "pillow",
         "tqdm",
         "dlib-bin",
@@ -29,7 +32,9 @@ setup(
     extras_require={
         "cpu": ["paddlepaddle>=3.0"],
         "gpu": ["paddlepaddle-gpu>=3.0"],
-        "test": ["pytest", "pytest-xdist"],
+        "onnx": ["paddle2onnx>=2.1", "onnxruntime"],
+        "notebooks": ["jupyter", "matplotlib"],
+        "test": ["pytest", "pytest-xdist", "paddle2onnx>=2.1", "onnxruntime", "nbclient", "nbformat", "ipykernel"],
         "visualdl": ["visualdl"],
     },
     entry_points={"console_scripts": ["ppimg2img=ppimg2img.cli:main"]},

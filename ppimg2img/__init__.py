@@ -32,6 +32,7 @@ _set_threads(None)
 _LAZY = {
     "load_generator": ("ppimg2img.weights", "load_generator"),
     "read_checkpoint": ("ppimg2img.weights", "read_checkpoint"),
+    "export_model": ("ppimg2img.export.model", "export_model"),
 }
 # every predictor class (CycleGANPredictor, Horse2ZebraPredictor, Photo2CartoonPredictor...)
 _PREDICTORS = ("BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredictor", "ColorizationPredictor",

@@ -1,4 +1,4 @@
-"""Command line: ``ppimg2img translate`` / ``cartoonize`` (predictors),
+"""Command line: ``ppimg2img translate`` / ``cartoonize`` (predictors), ``ppimg2img export``,
 ``python tools/main.py -c CONFIG`` (also ``ppimg2img train -c CONFIG``),
 ``ppimg2img download MODEL...`` (pretrained weights, also ``tools/download_weights.py``),
 ``ppimg2img models`` (the model zoo) and ``ppimg2img download-dataset NAME`` (CycleGAN datasets).
@@ -255,10 +255,17 @@ def cartoonize_main(argv=None, prog="ppimg2img cartoonize"):
     return run(argv, prog=prog)
 
 
+def export_main(argv=None, prog="ppimg2img export"):
+    from .export.model import export_main as run
+    return run(argv, prog=prog)
+
+
 COMMANDS = {
     "translate": (translate_main, "translate --model NAME IN... [-o OUT]",
                   "translate images, folders or globs with a pretrained or trained generator"),
     "cartoonize": (cartoonize_main, "cartoonize IN... [-o OUT]", "cartoonise the faces of photos (photo2cartoon)"),
+    "export": (export_main, "export --load WEIGHTS [-c CONFIG] [-o OUT] [--onnx]",
+               "export every generator for Paddle Inference (and ONNX)"),
     "train": (lambda argv: train_main(argv, prog="ppimg2img train"), "train -c CONFIG [options]",
               "train or evaluate a model from a YAML config"),
     "download": (download_main, "download MODEL [MODEL...]", "download (and convert) pretrained weights"),

@@ -16,7 +16,8 @@ from paddle.jit.dy2static import convert_call_func
 import ppimg2img.nets as nets_module
 from ppimg2img.config import ConfigError
 from ppimg2img.engine.checkpoint import FORMAT, atomic_save
-from ppimg2img.export.model import ExportArgumentError, export_model, trace_as_written
+from ppimg2img.export.model import ExportArgumentError, export_model
+from ppimg2img.export.paddle_graph import trace_as_written
 from ppimg2img.export.onnx import OnnxGenerator, export_onnx
 from ppimg2img.export.paddle_graph import ImageOnly, export_generator, model_files
 from ppimg2img.models import MODELS

@@ -9,7 +9,6 @@ Each generator keeps its model's name (CycleGAN ``netG_A`` and ``netG_B``, U-GAT
 photo2cartoon ``genA2B`` and ``genB2A``, pix2pix ``netG``): PaddleGAN's exporter saved both
 CycleGAN generators under one name, so the second overwrote the first.
 """
-import contextlib
 import datetime
 import inspect
 import json
@@ -30,31 +29,6 @@ FROM_B = ("netG_B",)
 
 class ExportArgumentError(ValueError):
     """An export argument does not fit the model (unknown generator name, image size...)."""
-
-
-@contextlib.contextmanager
-def trace_as_written():
-    """Trace ppimg2img's networks as written while saving a static graph.
-
-    ``paddle.jit.save`` rewrites every ``forward`` it reaches into static-graph code (dy2static);
-    for photo2cartoon's hourglass that takes 15-50 s on a CPU. The nets have no data-dependent
-    Python control flow (their loops run over layer counts, size checks run in eager mode only),
-    so running their code as written under the static-graph guard records the same operators, in
-    about 1 s. Only ``ppimg2img.nets`` is exempted, and only inside this block.
-    """
-    from paddle.jit.dy2static import convert_call_func
-
-    from .. import nets
-
-    ignored = convert_call_func.BUILTIN_LIKELY_MODULES
-    added = nets not in ignored
-    if added:
-        ignored.append(nets)
-    try:
-        yield
-    finally:
-        if added and nets in ignored:
-            ignored.remove(nets)
 
 
 def _load_source(source, config, overrides=None):
@@ -233,8 +207,7 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     for name in wanted:
         prefix = os.path.join(output_dir, name)
         cin, cout = _channels(name, g_cfg)
-        with trace_as_written():
-            export_generator(model.nets[name], prefix, input_nc=cin, image_size=size)
+        export_generator(model.nets[name], prefix, input_nc=cin, image_size=size)
         files = list(model_files(prefix))
         side = [-1, -1] if size is None else [size, size]
         entry = {"direction": DIRECTIONS.get(name, "A->B"),

@@ -113,6 +113,7 @@ def grabcut_mask(image, landmarks, iterations=4, border=0.03, work_size=320):
     seeds[band & (head == 0)] = cv2.GC_BGD
     seeds[hull > 0] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's GMM initialisation draws from OpenCV's global RNG: same photo, same mask
     cv2.grabCut(rgb, seeds, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     fg = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
     fg &= _head_and_neck(pts, (h, w), grow=1.3, neck=0.4)

@@ -2,7 +2,9 @@
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,8 +184,10 @@ class BasePredictor:
         """Where the exported graph is cached: beside the weights file when that folder is
         writable, else in the ppimg2img cache; a temporary folder for a net given directly."""
         tag = f"{self.arch}_{self.direction}" + (f"_{self.size}" if self._size_multiple() is None else "")
-        if self.weights_file is None:
-            return os.path.join(tempfile.mkdtemp(prefix="ppimg2img-export-"), tag, "model")
+        if self.weights_file is None:  # nothing to cache against: a temporary folder, removed with the predictor
+            folder = tempfile.mkdtemp(prefix="ppimg2img-export-")
+            weakref.finalize(self, shutil.rmtree, folder, True)
+            return os.path.join(folder, tag, "model")
         folder = os.path.dirname(os.path.abspath(self.weights_file))
         base = os.path.basename(self.weights_file) + ".inference"
         if not os.access(folder, os.W_OK):
