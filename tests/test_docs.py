@@ -78,11 +78,13 @@ def test_docstring_args_parser(gen):
 
 # --------------------------------------------------------------------------- commands in the docs
 
-DOC_FILES = sorted(f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
+#: pages whose commands are run, relative to the repository root
+PAGES = ["README.md"] + sorted(f"docs/{f}" for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
 #: what a block may say it needs (``# needs: internet``); such blocks are not run
 NEEDS = {"internet", "dataset", "gpu", "several machines", "your files", "install"}
 #: pages whose blocks are not run, and why (they are not this test's to mark)
-NOT_RUN = {"weights.md": "its examples name the user's own checkpoint files"}
+NOT_RUN = {"docs/weights.md": "its examples name the user's own checkpoint files",
+           "README.md": "its blocks are not marked with '# needs:' / '# slow' yet"}
 SLOW = os.environ.get("PPIMG2IMG_SLOW_DOCS") == "1"
 BLOCK_TIMEOUT = 300
 
@@ -175,25 +177,25 @@ class _PythonWorker:
 
 
 @pytest.mark.docs_commands  # about 4 CPU-minutes in all (-m "not docs_commands" leaves them out)
-@pytest.mark.parametrize("doc", DOC_FILES)
+@pytest.mark.parametrize("doc", PAGES)
 def test_doc_commands_run(doc, tmp_path):
     """Run the page's offline blocks in order, in one scratch folder (a later block may use what
     an earlier one made). A failure names the page, the block's line and its output."""
     if doc in NOT_RUN:
-        pytest.skip(f"docs/{doc}: {NOT_RUN[doc]}")
-    blocks = doc_blocks(os.path.join(ROOT, "docs", doc))
+        pytest.skip(f"{doc}: {NOT_RUN[doc]}")
+    blocks = doc_blocks(os.path.join(ROOT, doc))
     if not blocks:
-        pytest.skip(f"docs/{doc} shows no commands")
+        pytest.skip(f"{doc} shows no commands")
     env = scratch_checkout(tmp_path)
     worker = None
     try:
         for line, lang, code in blocks:
             needs, slow = block_needs(code)
             unknown = needs - NEEDS
-            assert not unknown, f"docs/{doc}:{line}: unknown '# needs:' value {unknown}; use one of {sorted(NEEDS)}"
+            assert not unknown, f"{doc}:{line}: unknown '# needs:' value {unknown}; use one of {sorted(NEEDS)}"
             if needs or (slow and not SLOW):
                 continue
-            where = f"docs/{doc}:{line}"
+            where = f"{doc}:{line}"
             t0 = time.time()
             if lang == "python":
                 if worker is None:
@@ -242,14 +244,14 @@ def test_python_blocks_run_in_fresh_namespaces_and_errors_are_reported(tmp_path)
 
 
 def test_doc_links_resolve():
-    """Relative links of docs/*.md point at files that exist (images, other pages, code)."""
+    """Relative links of README.md and docs/*.md point at files that exist (images, other pages, code)."""
     broken = []
-    for doc in DOC_FILES:
-        text = open(os.path.join(ROOT, "docs", doc), encoding="utf-8").read()
+    for doc in PAGES:
+        text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
         text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if re.match(r"[a-z]+:|#", target):
                 continue
-            if not os.path.exists(os.path.join(ROOT, "docs", target.split("#")[0])):
-                broken.append(f"docs/{doc}: {target}")
+            if not os.path.exists(os.path.join(ROOT, os.path.dirname(doc), target.split("#")[0])):
+                broken.append(f"{doc}: {target}")
     assert not broken, "broken links:\n" + "\n".join(broken)
