@@ -255,6 +255,11 @@ def cartoonize_main(argv=None, prog="ppimg2img cartoonize"):
     return run(argv, prog=prog)
 
 
+def video_main(argv=None, prog="ppimg2img video"):
+    from .predictors.video_command import main as run
+    return run(argv, prog=prog)
+
+
 def export_main(argv=None, prog="ppimg2img export"):
     from .export.model import export_main as run
     return run(argv, prog=prog)
@@ -264,6 +269,8 @@ COMMANDS = {
     "translate": (translate_main, "translate --model NAME IN... [-o OUT]",
                   "translate images, folders or globs with a pretrained or trained generator"),
     "cartoonize": (cartoonize_main, "cartoonize IN... [-o OUT]", "cartoonise the faces of photos (photo2cartoon)"),
+    "video": (video_main, "video --model NAME IN.mp4 -o OUT.mp4",
+              "translate a video frame by frame, keeping its frame rate and sound"),
     "export": (export_main, "export --load WEIGHTS [-c CONFIG] [-o OUT] [--onnx]",
                "export every generator for Paddle Inference (and ONNX)"),
     "train": (lambda argv: train_main(argv, prog="ppimg2img train"), "train -c CONFIG [options]",
