@@ -1,5 +1,6 @@
 """Loss curves of a training run (ppimg2img/engine/plots.py)."""
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from ppimg2img.utils.image_io import load_image
 
 from conftest import tiny_cyclegan_config
 
-pytest.importorskip("matplotlib")
+if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):  # on CI a missing matplotlib fails
+    pytest.importorskip("matplotlib")
 
 
 def test_plots_the_losses_a_real_run_logged(tmp_path):
