@@ -1,0 +1,284 @@
+"""Fast generator inference: the exported static graph run by Paddle Inference (oneDNN on CPU).
+
+:func:`load_or_export` exports a generator once next to its weights and reuses the export while
+the caller's fingerprint (weights file, architecture) is unchanged; :class:`InferenceGenerator`
+runs it on NCHW float32 batches of any size the graph accepts.
+
+One export-time rewrite makes the CPU graph faster without changing a single output value:
+reflection/replication padding (``nn.Pad2D``, Paddle's ``pad3d`` op, slow under oneDNN) is
+written as slices and a concat of the same pixels (:class:`SlicePad2D`).
+"""
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+
+import numpy as np
+import paddle
+from paddle import nn
+
+from .paddle_graph import ExportError, export_generator, model_files
+
+logger = logging.getLogger("ppimg2img")
+
+#: version of the export recipe: bump it when the exported graph changes, so old exports are redone
+EXPORT_RECIPE = "slice-pad-v1"
+
+
+class SlicePad2D(nn.Layer):
+    """``nn.Pad2D`` in 'reflect' or 'replicate' mode (NCHW) built from slices and one concat per
+    axis: the same pixels as ``pad3d``, which Paddle Inference with oneDNN runs several times
+    slower than a concat. Reflect padding needs ``pad < size`` along each axis, as ``pad3d``."""
+
+    def __init__(self, padding, mode):
+        super().__init__()
+        if mode not in ("reflect", "replicate"):
+            raise ValueError(f"SlicePad2D supports 'reflect' and 'replicate', got {mode!r}")
+        self.padding = list(padding)  # [left, right, top, bottom], as nn.Pad2D
+        self.mode = mode
+
+    def forward(self, x):
+        left, right, top, bottom = self.padding
+        return _pad_axis(_pad_axis(x, 3, left, right, self.mode), 2, top, bottom, self.mode)
+
+
+def _line(x, axis, i):
+    """Index ``i`` along ``axis`` (negative: from the end), keeping the axis."""
+    return paddle.slice(x, [axis], [i], [i + 1 if i != -1 else 2**31 - 1])
+
+
+@paddle.jit.not_to_static  # plain tensor ops and Python ints: tracing it as is is correct, and fast
+def _pad_axis(x, axis, before, after, mode):
+    if before == 0 and after == 0:
+        return x
+    if mode == "reflect":  # x[p], ..., x[1] | x | x[-2], ..., x[-1 - p]
+        parts = [_line(x, axis, i) for i in range(before, 0, -1)] + [x]
+        parts += [_line(x, axis, -1 - i) for i in range(1, after + 1)]
+    else:  # x[0] repeated | x | x[-1] repeated
+        parts = [_line(x, axis, 0)] * before + [x] + [_line(x, axis, -1)] * after
+    return paddle.concat(parts, axis=axis)
+
+
+@contextlib.contextmanager
+def inference_layers(net):
+    """Temporarily replace ``net``'s reflect/replicate ``nn.Pad2D`` layers (NCHW) by
+    :class:`SlicePad2D`, for an export; the original layers are back on exit."""
+    swapped = []
+    for parent in net.sublayers(include_self=True):
+        for name, sub in list(parent._sub_layers.items()):
+            if (isinstance(sub, nn.Pad2D) and sub._mode in ("reflect", "replicate")
+                    and sub._data_format == "NCHW"):
+                padding = sub.padding if isinstance(sub.padding, (list, tuple)) else [sub.padding] * 4
+                parent._sub_layers[name] = SlicePad2D(padding, sub._mode)
+                swapped.append((parent, name, sub))
+    try:
+        yield net
+    finally:
+        for parent, name, sub in swapped:
+            parent._sub_layers[name] = sub
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what C++ code prints on file descriptor 1 to stderr while inside: Paddle's oneDNN
+    placement prints a 'ReduceMeanCheckIfOneDNNSupport' line per mean op of U-GAT-IT nets when
+    a predictor is created and at the first run of each input shape. Python's own prints, which
+    go through ``sys.stdout``, are not affected."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real fd 1 (embedded interpreters): leave it alone
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class InferenceGenerator:
+    """A generator exported by :func:`~ppimg2img.export.paddle_graph.export_generator`, run by
+    Paddle Inference: oneDNN on CPU (``threads`` threads, None: every core this process may use,
+    see :func:`ppimg2img.utils.env.default_threads`), CUDA with ``device='gpu'``.
+
+    ``gen(x)`` takes an NCHW float32 array in [-1, 1] (any batch, any size the net accepts) and
+    returns the NCHW float32 output. Calls are serialised (one predictor is not thread-safe).
+    """
+
+    def __init__(self, path_prefix, device="cpu", threads=None):
+        from paddle import inference as paddle_infer
+
+        from ..utils.env import default_threads
+
+        graph, params = model_files(path_prefix)
+        missing = [f for f in (graph, params) if not os.path.isfile(f)]
+        if missing:
+            raise ExportError(f"no exported generator at {path_prefix}: {', '.join(missing)} missing; "
+                              f"export it first (ppimg2img.export.paddle_graph.export_generator or load_or_export)")
+        self.path_prefix = path_prefix
+        device = device or "cpu"
+        config = paddle_infer.Config(graph, params)
+        if device.startswith("gpu"):
+            if not paddle.is_compiled_with_cuda():
+                raise ExportError(f"device {device!r} requested, but this Paddle build has no CUDA support; "
+                                  f"install the GPU build or use device='cpu'")
+            device_id = int(device.split(":", 1)[1]) if ":" in device else 0
+            config.enable_use_gpu(256, device_id)
+            self.threads = None
+        else:
+            config.disable_gpu()
+            self.threads = int(threads) if threads else default_threads()
+            # oneDNN kernels read the thread count from this setting, not OMP_NUM_THREADS
+            config.set_cpu_math_library_num_threads(self.threads)
+            if paddle.base.core.is_compiled_with_mkldnn():
+                config.enable_mkldnn()
+        self.device = device
+        config.disable_glog_info()
+        try:
+            with _stdout_to_stderr():
+                self._predictor = paddle_infer.create_predictor(config)
+        except Exception as err:  # Paddle's messages are long: keep the first line
+            raise ExportError(f"could not load the exported generator {graph} / {params}: "
+                              f"{_first_line(err)}. Delete these files to export again.") from err
+        self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        self._seen_shapes = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 4:
+            raise ValueError(f"InferenceGenerator expects an NCHW batch (4 dimensions), got shape {x.shape}")
+        with self._lock:
+            self._input.reshape(list(x.shape))
+            self._input.copy_from_cpu(x)
+            # oneDNN's kernel choice prints (see _stdout_to_stderr) come at a new shape's first run
+            quiet = _stdout_to_stderr() if x.shape not in self._seen_shapes else contextlib.nullcontext()
+            try:
+                with quiet:
+                    self._predictor.run()
+            except Exception as err:
+                raise ValueError(f"the exported generator {self.path_prefix} cannot run an input of shape "
+                                 f"{tuple(x.shape)}: {_first_line(err)}") from err
+            self._seen_shapes.add(x.shape)
+            return self._output.copy_to_cpu()
+
+    def __repr__(self):
+        return f"InferenceGenerator({self.path_prefix!r}, device={self.device!r}, threads={self.threads})"
+
+
+def _first_line(err):
+    """The informative line of a Paddle error: its messages quote code and tracebacks first and
+    end with ``SomeError: what went wrong`` (C++ errors: ``(InvalidArgument) ...``)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"(\(\w+\) |\w*(Error|Exception): )", line)]
+    line = causes[-1] if causes else (lines[0] if lines else type(err).__name__)
+    return line if len(line) <= 400 else line[:400] + "..."
+
+
+def _stamp_path(path_prefix):
+    return path_prefix + ".fingerprint.json"
+
+
+def _stamp(path_prefix, fingerprint):
+    """What the fingerprint file holds: the caller's fingerprint, the export recipe and Paddle
+    version, and the size of each model file (a truncated file then never counts as exported)."""
+    files = {}
+    for f in model_files(path_prefix):
+        files[os.path.basename(f)] = os.path.getsize(f) if os.path.isfile(f) else None
+    return {"fingerprint": str(fingerprint), "recipe": EXPORT_RECIPE, "paddle": paddle.__version__, "files": files}
+
+
+def _read_stamp(path_prefix):
+    try:
+        with open(_stamp_path(path_prefix), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(path_prefix, stamp):
+    folder = os.path.dirname(os.path.abspath(path_prefix))
+    fd, tmp = tempfile.mkstemp(prefix=".fingerprint-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(stamp, f, indent=1)
+        os.replace(tmp, _stamp_path(path_prefix))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _export_lock(path_prefix):
+    """An exclusive lock on ``<prefix>.lock`` (POSIX): two processes exporting the same model wait
+    for each other instead of mixing their files. No-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path_prefix)), exist_ok=True)
+    with open(path_prefix + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_current(path_prefix, fingerprint):
+    """Whether ``path_prefix`` holds a complete export made for ``fingerprint`` by this recipe and
+    Paddle version."""
+    stamp = _read_stamp(path_prefix)
+    return stamp is not None and stamp == _stamp(path_prefix, fingerprint)
+
+
+def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, device="cpu", threads=None):
+    """An :class:`InferenceGenerator` for ``net``, exported to ``path_prefix`` only when needed.
+
+    ``fingerprint`` is any string that changes when the generator does (e.g. the weights file's
+    size, mtime and architecture). An export made with the same fingerprint (and the same export
+    recipe and Paddle version) is reused; otherwise ``net`` (a Layer, or a function returning one,
+    called only when an export is needed) is exported again with ``export_generator(net,
+    path_prefix, input_nc, image_size)`` and reflect pads as slices (identical outputs, faster).
+    The fingerprint file ``<prefix>.fingerprint.json`` is written last, with the exported files'
+    sizes: an interrupted export, or files truncated later, lead to a new export, never to a
+    broken model. Raises :class:`ExportError` when the net cannot be exported or loaded.
+    """
+    with _export_lock(path_prefix):
+        if is_current(path_prefix, fingerprint):
+            try:
+                return InferenceGenerator(path_prefix, device, threads)
+            except ExportError as err:
+                logger.warning("the cached export %s cannot be loaded (%s): exporting it again", path_prefix, err)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(_stamp_path(path_prefix))  # from here until the new stamp, the export is not valid
+        layer = net if isinstance(net, nn.Layer) else net()
+        if not isinstance(layer, nn.Layer):
+            raise ExportError(f"load_or_export needs a paddle.nn.Layer (or a function returning one) to export "
+                              f"to {path_prefix}, got {type(layer).__name__}")
+        try:
+            with inference_layers(layer):
+                export_generator(layer, path_prefix, input_nc=input_nc, image_size=image_size)
+        except ExportError as err:  # its message keeps Paddle's first line, often "In transformed code:"
+            cause = err.__cause__ or err
+            raise ExportError(f"could not export {type(layer).__name__} to {path_prefix}: "
+                              f"{_first_line(cause)}") from cause
+        gen = InferenceGenerator(path_prefix, device, threads)  # loads: only a usable export gets a stamp
+        _write_stamp(path_prefix, _stamp(path_prefix, fingerprint))
+        return gen
+
+
+def weights_fingerprint(weights_path, arch=""):
+    """A fingerprint for :func:`load_or_export` from a weights file (absolute path, size, mtime in
+    nanoseconds) and an architecture description (e.g. ``"resnet_9blocks ngf=64"``)."""
+    st = os.stat(weights_path)
+    return f"{os.path.abspath(weights_path)}|{st.st_size}|{st.st_mtime_ns}|{arch}"
