@@ -24,6 +24,10 @@ class CycleGANModel(BaseModel):
                  lambda_identity=0.5, lambda_gp=10.0, pool_size=50, init_type="normal",
                  init_gain=0.02, is_train=True, seed=0):
         super().__init__()
+        # what train.fast rebuilds the model from (as a static program twin)
+        self.init_args = dict(generator=generator, discriminator=discriminator, gan_mode=gan_mode, lambda_A=lambda_A,
+                              lambda_B=lambda_B, lambda_identity=lambda_identity, lambda_gp=lambda_gp,
+                              pool_size=pool_size, init_type=init_type, init_gain=init_gain, seed=seed)
         self.lambda_A, self.lambda_B = lambda_A, lambda_B
         self.lambda_identity = lambda_identity
         self.lambda_gp = lambda_gp
@@ -66,7 +70,8 @@ class CycleGANModel(BaseModel):
         self.fake_A = G_B(self.real_B)
         self.rec_B = G_A(self.fake_A)
 
-    def backward_G(self):
+    def generator_losses(self):
+        """The terms of L_G after :meth:`forward` (the identity passes run here, as upstream)."""
         G_A, G_B = self.nets["netG_A"], self.nets["netG_B"]
         D_A, D_B = self.nets["netD_A"], self.nets["netD_B"]
         losses = {}
@@ -79,22 +84,32 @@ class CycleGANModel(BaseModel):
         losses["G_B"] = self.criterion_gan(D_B(self.fake_A), True, for_discriminator=False)
         losses["cycle_A"] = F.l1_loss(self.rec_A, self.real_A) * self.lambda_A
         losses["cycle_B"] = F.l1_loss(self.rec_B, self.real_B) * self.lambda_B
-        loss_G = paddle.add_n(list(losses.values()))
-        loss_G.backward()
         return losses
 
-    def backward_D(self, netD, real, fake):
-        """Original backward_D_basic: 0.5 * (real loss + fake loss); fakes are detached.
+    def backward_G(self):
+        losses = self.generator_losses()
+        paddle.add_n(list(losses.values())).backward()
+        return losses
+
+    def discriminator_loss(self, netD, real, fake):
+        """Original backward_D_basic's loss: 0.5 * (real loss + fake loss); fakes are detached.
         For wgangp the gradient penalty (lambda_gp * ((|grad|-1)^2)) is added."""
         fake = fake.detach()
         loss = (self.criterion_gan(netD(real), True) + self.criterion_gan(netD(fake), False)) * 0.5
         if self.gan_mode == "wgangp":
             loss = loss + gradient_penalty(netD, real, fake, lambda_gp=self.lambda_gp)[0]
+        return loss
+
+    def backward_D(self, netD, real, fake):
+        loss = self.discriminator_loss(netD, real, fake)
         loss.backward()
         return loss
 
     def train_step(self):
-        """One original optimize_parameters(): forward, G step, D step. Returns float losses."""
+        """One original optimize_parameters(): forward, G step, D step. Returns float losses.
+        With :meth:`set_fast` on, the same step runs as static programs (engine/fast.py)."""
+        if self.fast_step is not None:
+            return self.fast_step.step()
         D_A, D_B = self.nets["netD_A"], self.nets["netD_B"]
         self.forward()
         set_requires_grad([D_A, D_B], False)

@@ -36,6 +36,9 @@ class Pix2PixModel(BaseModel):
     def __init__(self, generator, discriminator, gan_mode="vanilla", lambda_L1=100.0, init_type="normal",
                  init_gain=0.02, is_train=True, seed=0):
         super().__init__()
+        # what train.fast rebuilds the model from (as a static program twin)
+        self.init_args = dict(generator=generator, discriminator=discriminator, gan_mode=gan_mode, lambda_L1=lambda_L1,
+                              init_type=init_type, init_gain=init_gain, seed=seed)
         self.lambda_L1 = lambda_L1
         g_cfg = dict(generator)
         g_name = g_cfg.pop("name")
@@ -61,23 +64,36 @@ class Pix2PixModel(BaseModel):
     def forward(self):
         self.fake_B = self.nets["netG"](self.real_A)
 
-    def backward_D(self):
+    def discriminator_losses(self):
+        """D's real and fake terms (fake_B detached); L_D is their mean."""
         netD = self.nets["netD"]
         fake_AB = paddle.concat([self.real_A, self.fake_B], axis=1).detach()
         loss_fake = self.criterion_gan(netD(fake_AB), False)
         loss_real = self.criterion_gan(netD(paddle.concat([self.real_A, self.real_B], axis=1)), True)
-        ((loss_fake + loss_real) * 0.5).backward()
         return {"D_real": loss_real, "D_fake": loss_fake}
 
-    def backward_G(self):
+    def backward_D(self):
+        losses = self.discriminator_losses()
+        ((losses["D_fake"] + losses["D_real"]) * 0.5).backward()
+        return losses
+
+    def generator_losses(self):
+        """G's GAN and L1 terms; L_G is their sum."""
         pred_fake = self.nets["netD"](paddle.concat([self.real_A, self.fake_B], axis=1))
         loss_gan = self.criterion_gan(pred_fake, True, for_discriminator=False)
         loss_l1 = F.l1_loss(self.fake_B, self.real_B) * self.lambda_L1
-        (loss_gan + loss_l1).backward()
         return {"G_GAN": loss_gan, "G_L1": loss_l1}
 
+    def backward_G(self):
+        losses = self.generator_losses()
+        (losses["G_GAN"] + losses["G_L1"]).backward()
+        return losses
+
     def train_step(self):
-        """One original optimize_parameters(): forward, D step, G step. Returns float losses."""
+        """One original optimize_parameters(): forward, D step, G step. Returns float losses.
+        With :meth:`set_fast` on, the same step runs as a static program (engine/fast.py)."""
+        if self.fast_step is not None:
+            return self.fast_step.step()
         netD = self.nets["netD"]
         self.forward()
         set_requires_grad([netD], True)
