@@ -11,8 +11,8 @@ import numpy as np
 import paddle
 import pytest
 
-from ppimg2img.export.inference import (InferenceGenerator, SlicePad2D, inference_layers, is_current, load_or_export,
-                                        weights_fingerprint)
+from ppimg2img.export.inference import (InferenceGenerator, PoolInstanceNorm2D, SlicePad2D, inference_layers, is_current,
+                                        load_or_export, weights_fingerprint)
 from ppimg2img.export.paddle_graph import ExportError, ImageOnly, model_files
 from ppimg2img.nets import build_generator
 from ppimg2img.utils.env import default_threads
@@ -47,13 +47,24 @@ def test_slice_pad_gives_the_same_pixels_as_pad2d(mode):
         np.testing.assert_array_equal(SlicePad2D(padding, mode)(x).numpy(), expected)
 
 
-def test_inference_layers_swaps_pads_only_inside():
+def test_pool_instance_norm_equals_instance_norm():
+    x = paddle.to_tensor(_x(2, 9, 13) * 5 + 1)
+    expected = paddle.nn.InstanceNorm2D(3, epsilon=1e-5, weight_attr=False, bias_attr=False)(x).numpy()
+    np.testing.assert_allclose(PoolInstanceNorm2D(1e-5)(x).numpy(), expected, rtol=0, atol=1e-5)
+
+
+def test_inference_layers_swaps_pads_and_norms_only_inside():
     net = _net("resnet_6blocks", ngf=4)
-    pads = [layer for layer in net.sublayers() if isinstance(layer, paddle.nn.Pad2D)]
+    kinds = (paddle.nn.Pad2D, paddle.nn.InstanceNorm2D)
+    before = [layer for layer in net.sublayers() if isinstance(layer, kinds)]
+    x = paddle.to_tensor(_x(1, 32, 32))
     with inference_layers(net) as swapped:
-        assert not any(isinstance(layer, paddle.nn.Pad2D) for layer in swapped.sublayers())
-        assert sum(isinstance(layer, SlicePad2D) for layer in swapped.sublayers()) == len(pads) == 14
-    assert [layer for layer in net.sublayers() if isinstance(layer, paddle.nn.Pad2D)] == pads
+        assert not any(isinstance(layer, kinds) for layer in swapped.sublayers())
+        assert sum(isinstance(layer, SlicePad2D) for layer in swapped.sublayers()) == 14
+        assert sum(isinstance(layer, PoolInstanceNorm2D) for layer in swapped.sublayers()) == 17
+        inside = swapped(x).numpy()
+    assert [layer for layer in net.sublayers() if isinstance(layer, kinds)] == before
+    np.testing.assert_allclose(inside, net(x).numpy(), rtol=0, atol=1e-5)
 
 
 def test_resnet_parity_dynamic_batch_and_size_one_predictor(tmp_path):
