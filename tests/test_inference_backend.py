@@ -77,6 +77,15 @@ def test_resnet_parity_dynamic_batch_and_size_one_predictor(tmp_path):
         np.testing.assert_allclose(out, _eager(net, x), rtol=0, atol=1e-4)
 
 
+def test_more_shapes_than_the_shape_cache(tmp_path):
+    net = _net("resnet_6blocks", ngf=4)
+    load_or_export(net, str(tmp_path / "g"), "fp")
+    gen = InferenceGenerator(str(tmp_path / "g"), shape_cache=2)
+    for size in (32, 40, 48, 32, 56, 40):  # shapes evicted from oneDNN's cache come back right
+        x = _x(1, size, size, seed=size)
+        np.testing.assert_allclose(gen(x), _eager(net, x), rtol=0, atol=1e-4)
+
+
 def test_resnet_9blocks_replicate_padding_parity(tmp_path):
     net = _net("resnet_9blocks", ngf=4, padding_type="replicate")
     gen = load_or_export(net, str(tmp_path / "g"), "fp", threads=1)
@@ -112,6 +121,8 @@ def test_ugatit_full_parity_at_its_fixed_size(tmp_path):
     gen = load_or_export(net, str(tmp_path / "g"), "fp", image_size=32)
     x = _x(3, 32, 32)
     np.testing.assert_allclose(gen(x), _eager(net, x), rtol=0, atol=1e-4)
+    # the fixed size is part of what the export was made for: another size needs another export
+    assert is_current(str(tmp_path / "g"), "fp", image_size=32) and not is_current(str(tmp_path / "g"), "fp")
 
 
 def test_photo2cartoon_parity(tmp_path):
@@ -204,6 +215,11 @@ def test_bad_input_rank_and_weights_fingerprint(tmp_path):
     gen = load_or_export(CountingBuilder(seed=0), str(tmp_path / "gen"), "fp")
     with pytest.raises(ValueError, match=r"NCHW batch.*\(3, 32, 32\)"):
         gen(np.zeros((3, 32, 32), "float32"))
+    with pytest.raises(ValueError, match=r"cannot run an input of shape \(1, 4, 32, 32\).*channels"):
+        gen(np.zeros((1, 4, 32, 32), "float32"))
+    with pytest.raises(ValueError, match=r"cannot run an input of shape \(1, 3, 2, 2\).*too small"):
+        gen(np.zeros((1, 3, 2, 2), "float32"))
+    assert gen(_x(1, 32, 32)).shape == (1, 3, 32, 32)  # still usable after those errors
     weights = tmp_path / "w.pdparams"
     weights.write_bytes(b"12345")
     fp = weights_fingerprint(str(weights), "resnet_6blocks ngf=4")

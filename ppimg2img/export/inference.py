@@ -31,6 +31,8 @@ logger = logging.getLogger("ppimg2img")
 
 #: version of the export recipe: bump it when the exported graph changes, so old exports are redone
 EXPORT_RECIPE = "slice-pad+pool-instance-norm-v1"
+#: input shapes whose oneDNN kernels a predictor keeps (bounded: native-size prediction sees many)
+SHAPE_CACHE = 8
 
 
 class SlicePad2D(nn.Layer):
@@ -139,9 +141,11 @@ class InferenceGenerator:
 
     ``gen(x)`` takes an NCHW float32 array in [-1, 1] (any batch, any size the net accepts) and
     returns the NCHW float32 output. Calls are serialised (one predictor is not thread-safe).
+    oneDNN keeps its prepared kernels for the last ``shape_cache`` input shapes (0: every shape
+    ever seen, which makes memory grow when every image has its own size).
     """
 
-    def __init__(self, path_prefix, device="cpu", threads=None):
+    def __init__(self, path_prefix, device="cpu", threads=None, shape_cache=SHAPE_CACHE):
         from paddle import inference as paddle_infer
 
         from ..utils.env import default_threads
@@ -168,6 +172,8 @@ class InferenceGenerator:
             config.set_cpu_math_library_num_threads(self.threads)
             if paddle.base.core.is_compiled_with_mkldnn():
                 config.enable_mkldnn()
+                if shape_cache:
+                    config.set_mkldnn_cache_capacity(int(shape_cache))
         self.device = device
         config.disable_glog_info()
         try:
@@ -194,8 +200,11 @@ class InferenceGenerator:
                 with quiet:
                     self._predictor.run()
             except Exception as err:
+                why = _first_line(err)
+                if why == "std::exception":  # what a too-small input gives (reflect padding, slices)
+                    why += " (is the image too small for the net's padding and downsampling?)"
                 raise ValueError(f"the exported generator {self.path_prefix} cannot run an input of shape "
-                                 f"{tuple(x.shape)}: {_first_line(err)}") from err
+                                 f"{tuple(x.shape)}: {why}") from err
             self._seen_shapes.add(x.shape)
             return self._output.copy_to_cpu()
 
@@ -216,13 +225,16 @@ def _stamp_path(path_prefix):
     return path_prefix + ".fingerprint.json"
 
 
-def _stamp(path_prefix, fingerprint):
-    """What the fingerprint file holds: the caller's fingerprint, the export recipe and Paddle
-    version, and the size of each model file (a truncated file then never counts as exported)."""
+def _stamp(path_prefix, fingerprint, input_nc, image_size):
+    """What the fingerprint file holds: the caller's fingerprint, the export's input settings, the
+    export recipe and Paddle version, and the size of each model file (a truncated file then never
+    counts as exported)."""
     files = {}
     for f in model_files(path_prefix):
         files[os.path.basename(f)] = os.path.getsize(f) if os.path.isfile(f) else None
-    return {"fingerprint": str(fingerprint), "recipe": EXPORT_RECIPE, "paddle": paddle.__version__, "files": files}
+    return {"fingerprint": str(fingerprint), "input_nc": int(input_nc),
+            "image_size": None if image_size is None else int(image_size), "recipe": EXPORT_RECIPE,
+            "paddle": paddle.__version__, "files": files}
 
 
 def _read_stamp(path_prefix):
@@ -264,19 +276,19 @@ def _export_lock(path_prefix):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def is_current(path_prefix, fingerprint):
-    """Whether ``path_prefix`` holds a complete export made for ``fingerprint`` by this recipe and
-    Paddle version."""
+def is_current(path_prefix, fingerprint, input_nc=3, image_size=None):
+    """Whether ``path_prefix`` holds a complete export made for ``fingerprint`` (and these input
+    settings) by this export recipe and Paddle version."""
     stamp = _read_stamp(path_prefix)
-    return stamp is not None and stamp == _stamp(path_prefix, fingerprint)
+    return stamp is not None and stamp == _stamp(path_prefix, fingerprint, input_nc, image_size)
 
 
 def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, device="cpu", threads=None):
     """An :class:`InferenceGenerator` for ``net``, exported to ``path_prefix`` only when needed.
 
     ``fingerprint`` is any string that changes when the generator does (e.g. the weights file's
-    size, mtime and architecture). An export made with the same fingerprint (and the same export
-    recipe and Paddle version) is reused; otherwise ``net`` (a Layer, or a function returning one,
+    size, mtime and architecture). An export made with the same fingerprint (and the same
+    ``input_nc``/``image_size``, export recipe and Paddle version) is reused; otherwise ``net`` (a Layer, or a function returning one,
     called only when an export is needed) is exported again with ``export_generator(net,
     path_prefix, input_nc, image_size)`` and reflect pads as slices (identical outputs, faster).
     The fingerprint file ``<prefix>.fingerprint.json`` is written last, with the exported files'
@@ -284,7 +296,7 @@ def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, d
     broken model. Raises :class:`ExportError` when the net cannot be exported or loaded.
     """
     with _export_lock(path_prefix):
-        if is_current(path_prefix, fingerprint):
+        if is_current(path_prefix, fingerprint, input_nc, image_size):
             try:
                 return InferenceGenerator(path_prefix, device, threads)
             except ExportError as err:
@@ -303,7 +315,7 @@ def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, d
             raise ExportError(f"could not export {type(layer).__name__} to {path_prefix}: "
                               f"{_first_line(cause)}") from cause
         gen = InferenceGenerator(path_prefix, device, threads)  # loads: only a usable export gets a stamp
-        _write_stamp(path_prefix, _stamp(path_prefix, fingerprint))
+        _write_stamp(path_prefix, _stamp(path_prefix, fingerprint, input_nc, image_size))
         return gen
 
 
