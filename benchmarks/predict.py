@@ -2,6 +2,7 @@
 
     python benchmarks/predict.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon] [--size 256]
                                  [--repeats 5] [--warmup 1] [--threads N] [--output-dir benchmarks/results]
+                                 [--torch /path/to/python-with-torch]
 
 For each family's generator (published width, random weights) at ``--size``: median latency at
 batch 1 and throughput at batch 4 for the ``eager`` backend (``net(x)`` under ``paddle.no_grad()``)
@@ -11,7 +12,10 @@ two, and each backend's peak memory. Each backend runs in its own process (forke
 that imported Paddle once), so its peak resident memory is its own; the export runs in a third
 process. The two backends' timed runs alternate (eager, inference, inference, eager, ...), so load
 from other programs hits both alike. Writes ``predict.json`` and ``predict.md`` (``predict_quick.*``
-with ``--quick``: tiny nets at 128 px, for CI) to the output folder. See benchmarks/README.md.
+with ``--quick``: tiny nets at 128 px, for CI) to the output folder. ``--torch PYTHON`` adds a
+``pytorch`` row for CycleGAN: the same ResNet generator in PyTorch eager mode, run by that
+interpreter (PyTorch installed, no Paddle needed), timed alternately with the other two. See
+benchmarks/README.md.
 """
 import argparse
 import datetime
@@ -33,17 +37,20 @@ BATCHES = (1, 4)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="CI smoke run: ngf 4, 128 px, 1 warm-up + 2 repetitions")
     p.add_argument("--families", nargs="+", choices=_run.FAMILIES, default=list(_run.FAMILIES))
     p.add_argument("--size", type=int, help="image size (default 256; --quick: 128)")
-    p.add_argument("--repeats", type=int, help="timed runs per figure and backend, median reported (default 5; --quick: 2)")
+    p.add_argument("--repeats", type=int,
+                   help="timed runs per figure and backend, median reported (default 5; --quick: 2)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs of each batch size first (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads (default: every core of this process)")
     p.add_argument("--ngf", type=int, help="generator width for every family (default: each family's published "
                                            "width; --quick: 4)")
     p.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
+    p.add_argument("--torch", metavar="PYTHON", help="a Python interpreter with PyTorch: adds a PyTorch eager row "
+                                                     "for cyclegan (the reference the inference backend must beat)")
     args = p.parse_args(argv)
     defaults = {"size": 128 if args.quick else 256, "repeats": 2 if args.quick else 5, "ngf": 4 if args.quick else None}
     for name, value in defaults.items():
@@ -145,6 +152,99 @@ def worker(case, conn):
         conn.close()
 
 
+def torch_worker(size, ngf, n_blocks, threads, batches, warmup):
+    """PyTorch reference (run by the ``--torch`` interpreter): CycleGAN's ResNet generator as in the
+    original code (reflection pads, InstanceNorm2d without affine, ReLU), timed on request. Same
+    line protocol as :func:`worker`, over stdin/stdout as JSON lines."""
+    import resource
+
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    def block(dim):
+        return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
+                             nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+
+    class Residual(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv_block = block(dim)
+
+        def forward(self, x):
+            return x + self.conv_block(x)
+
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+    for i in range(2):
+        m = 2 ** i
+        layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * m * 2), nn.ReLU(True)]
+    layers += [Residual(ngf * 4) for _ in range(n_blocks)]
+    for i in range(2):
+        m = 2 ** (2 - i)
+        layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1),
+                   nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+    net = nn.Sequential(*layers).eval()
+    inputs = {b: torch.rand(b, 3, size, size) * 2 - 1 for b in batches}
+    out = sys.stdout
+
+    def send(obj):
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        net(inputs[1])
+        ready = {"ready": True, "setup_and_first_run_s": time.perf_counter() - t0, "torch": torch.__version__}
+        for b in batches:
+            for _ in range(warmup):
+                net(inputs[b])
+        send(ready)
+        for line in sys.stdin:
+            batch = json.loads(line)
+            if batch is None:
+                break
+            t0 = time.perf_counter()
+            net(inputs[batch])
+            send(time.perf_counter() - t0)
+    send({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+class _TorchProcess:
+    """The ``--torch`` interpreter running :func:`torch_worker`, with ``send``/``recv`` like a Pipe."""
+
+    def __init__(self, python, case):
+        import subprocess
+        args = [case["size"], case["ngf"], case["n_blocks"], case["threads"], case["batches"], case["warmup"]]
+        code = f"import sys; sys.path.insert(0, {HERE!r}); import predict; predict.torch_worker(*{args!r})"
+        self.proc = subprocess.Popen([python, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def send(self, obj):
+        self.proc.stdin.write(json.dumps(obj) + "\n")
+        self.proc.stdin.flush()
+
+    def recv(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise EOFError
+        return json.loads(line)
+
+    def is_alive(self):
+        return self.proc.poll() is None
+
+    def join(self, timeout=None):
+        self.proc.wait(timeout)
+
+    def terminate(self):
+        self.proc.terminate()
+
+    @property
+    def exitcode(self):
+        return self.proc.returncode
+
+
 # ---------------------------------------------------------------- parent
 
 def _start(case):
@@ -167,7 +267,7 @@ def _receive(proc, conn):
 
 
 def measure_family(family, args, threads, out_dir):
-    """Rows (one per backend) for one family: export, then both backends side by side, timed runs alternating."""
+    """Rows (one per backend) for one family: export, then the backends side by side, timed runs alternating."""
     import numpy as np
 
     common = {"family": family, "size": args.size, "ngf": args.ngf, "threads": threads, "warmup": args.warmup,
@@ -175,8 +275,9 @@ def measure_family(family, args, threads, out_dir):
               "prefix": os.path.join(out_dir, "export_predict", f"{family}_{args.size}_ngf{args.ngf or 'published'}",
                                      "generator")}
     gen_cfg = _generator_config(common)
+    backends = list(BACKENDS) + (["pytorch"] if args.torch and gen_cfg["name"].startswith("resnet_") else [])
     rows = {b: {"family": family, "generator": gen_cfg["name"], "ngf": gen_cfg["ngf"], "size": args.size,
-                "backend": b} for b in BACKENDS}
+                "backend": b} for b in backends}
     proc, conn = _start({**common, "role": "export"})
     export = _receive(proc, conn)
     proc.join()
@@ -186,11 +287,16 @@ def measure_family(family, args, threads, out_dir):
         return list(rows.values())
     rows["inference"].update(export_s=export["export_s"], export_reused=export["reused"])
     procs = {b: _start({**common, "role": "measure", "backend": b}) for b in BACKENDS}
+    if "pytorch" in backends:
+        n_blocks = int(gen_cfg["name"].split("_")[1].replace("blocks", ""))
+        torch_proc = _TorchProcess(args.torch, {**common, "ngf": gen_cfg["ngf"], "n_blocks": n_blocks})
+        procs["pytorch"] = (torch_proc, torch_proc)
+    live = []
     try:
         for b, (proc, conn) in procs.items():
             msg = _receive(proc, conn)
-            rows[b].update(msg if "error" in msg else {"setup_and_first_run_s": msg["setup_and_first_run_s"]})
-        live = [b for b in BACKENDS if "error" not in rows[b]]
+            rows[b].update(msg if "error" in msg else {k: v for k, v in msg.items() if k != "ready"})
+        live = [b for b in backends if "error" not in rows[b]]
         for batch in BATCHES:
             times = {b: [] for b in live}
             for rep in range(args.repeats):
@@ -204,7 +310,8 @@ def measure_family(family, args, threads, out_dir):
             procs[b][1].send(None)
             final = procs[b][1].recv()
             rows[b]["peak_mb"] = final["peak_mb"]
-            outputs[b] = final["output"]
+            if "output" in final:
+                outputs[b] = final["output"]
     finally:
         for proc, conn in procs.values():
             if proc.is_alive():
@@ -216,12 +323,18 @@ def measure_family(family, args, threads, out_dir):
         r = rows[b]
         r["latency_ms"] = 1000 * statistics.median(r["batch1_s"])
         r["throughput_img_per_s"] = BATCHES[-1] / statistics.median(r[f"batch{BATCHES[-1]}_s"])
-    if len(live) == 2:
-        e, i = rows["eager"], rows["inference"]
-        i["latency_speedup_vs_eager"] = e["latency_ms"] / i["latency_ms"]
-        i["throughput_ratio_vs_eager"] = i["throughput_img_per_s"] / e["throughput_img_per_s"]
-        i["max_abs_diff_vs_eager"] = float(np.abs(outputs["inference"] - outputs["eager"]).max())
-    return [rows[b] for b in BACKENDS]
+    if "eager" in live:
+        e = rows["eager"]
+        for b in live:
+            if b != "eager":
+                rows[b]["latency_speedup_vs_eager"] = e["latency_ms"] / rows[b]["latency_ms"]
+                rows[b]["throughput_ratio_vs_eager"] = rows[b]["throughput_img_per_s"] / e["throughput_img_per_s"]
+        if "inference" in outputs and "eager" in outputs:
+            rows["inference"]["max_abs_diff_vs_eager"] = float(np.abs(outputs["inference"] - outputs["eager"]).max())
+    if "pytorch" in live and "inference" in live:
+        inf = rows["inference"]
+        inf["latency_speedup_vs_pytorch"] = rows["pytorch"]["latency_ms"] / inf["latency_ms"]
+    return [rows[b] for b in backends]
 
 
 def environment(args, threads):
@@ -248,10 +361,12 @@ def markdown(results):
     env, s = results["environment"], results["settings"]
     lines = [f"# ppimg2img prediction backends on CPU{' (quick)' if s['quick'] else ''}", "",
              f"`{env['command']}` on {env['date_utc']}", "",
-             f"Paddle {env['paddle']} (commit {env['paddle_commit'][:10]}, oneDNN {'yes' if env['paddle_onednn'] else 'no'}), "
+             f"Paddle {env['paddle']} (commit {env['paddle_commit'][:10]}, "
+             f"oneDNN {'yes' if env['paddle_onednn'] else 'no'}), "
              f"Python {env['python']}, {env['cpu']}, {env['cores']} cores, {env['threads']} threads; flags: "
              f"{', '.join(f'{k}={v}' for k, v in env['flags'].items()) or 'none set'}. {s['size']} px, medians of "
-             f"{s['repeats']} timed runs per backend (alternating between the backends) after {s['warmup']} warm-up run(s). "
+             f"{s['repeats']} timed runs per backend (alternating between the backends) after "
+             f"{s['warmup']} warm-up run(s). "
              f"Peak MB: peak resident memory of the backend's own process.", "",
              "| family | generator | ngf | backend | latency ms (batch 1) | speed-up vs eager | img/s (batch 4) "
              "| ratio vs eager | peak MB | max abs diff vs eager |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -265,6 +380,12 @@ def markdown(results):
         diff = f"{r['max_abs_diff_vs_eager']:.1e}" if "max_abs_diff_vs_eager" in r else "-"
         lines.append(f"{head} {r['latency_ms']:.1f} | {speed} | {r['throughput_img_per_s']:.2f} | {ratio} | "
                      f"{r['peak_mb']:.0f} | {diff} |")
+    for r in results["rows"]:
+        if "latency_speedup_vs_pytorch" in r:
+            torch_row = next(t for t in results["rows"] if t["family"] == r["family"] and t["backend"] == "pytorch")
+            lines += ["", f"{r['family']} ({r['generator']}, ngf {r['ngf']}): the inference backend takes "
+                          f"{r['latency_ms']:.0f} ms per image against PyTorch {torch_row.get('torch', '')} eager's "
+                          f"{torch_row['latency_ms']:.0f} ms in the same run: {r['latency_speedup_vs_pytorch']:.2f}x."]
     return "\n".join(lines) + "\n"
 
 
@@ -276,7 +397,8 @@ def main(argv=None):
     os.makedirs(out_dir, exist_ok=True)
     results = {"environment": environment(args, threads),
                "settings": {"quick": args.quick, "size": args.size, "repeats": args.repeats, "warmup": args.warmup,
-                            "ngf": args.ngf or "published", "families": args.families, "batches": list(BATCHES)},
+                            "ngf": args.ngf or "published", "families": args.families, "batches": list(BATCHES),
+                            "torch": args.torch},
                "rows": []}
     t_start = time.perf_counter()
     for family in args.families:

@@ -115,23 +115,25 @@ def inference_layers(net):
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send what C++ code prints on file descriptor 1 to stderr while inside: Paddle's oneDNN
-    placement prints a 'ReduceMeanCheckIfOneDNNSupport' line per mean op of U-GAT-IT nets when
-    a predictor is created and at the first run of each input shape. Python's own prints, which
-    go through ``sys.stdout``, are not affected."""
+def _quiet_stdout():
+    """Discard what C++ code prints on file descriptor 1 while inside: Paddle's oneDNN kernel
+    choice prints a 'ReduceMeanCheckIfOneDNNSupport' line per mean op of U-GAT-IT nets (no flag
+    turns it off) at a predictor's first run. Errors still arrive as exceptions, and glog writes
+    to stderr."""
     try:
         sys.stdout.flush()
         saved = os.dup(1)
     except (OSError, ValueError):  # no real fd 1 (embedded interpreters): leave it alone
         yield
         return
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(devnull, 1)
         yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(devnull)
 
 
 class InferenceGenerator:
@@ -177,14 +179,14 @@ class InferenceGenerator:
         self.device = device
         config.disable_glog_info()
         try:
-            with _stdout_to_stderr():
+            with _quiet_stdout():
                 self._predictor = paddle_infer.create_predictor(config)
         except Exception as err:  # Paddle's messages are long: keep the first line
             raise ExportError(f"could not load the exported generator {graph} / {params}: "
                               f"{_first_line(err)}. Delete these files to export again.") from err
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
-        self._seen_shapes = set()
+        self._ran = False
         self._lock = threading.Lock()
 
     def __call__(self, x):
@@ -194,8 +196,8 @@ class InferenceGenerator:
         with self._lock:
             self._input.reshape(list(x.shape))
             self._input.copy_from_cpu(x)
-            # oneDNN's kernel choice prints (see _stdout_to_stderr) come at a new shape's first run
-            quiet = _stdout_to_stderr() if x.shape not in self._seen_shapes else contextlib.nullcontext()
+            # oneDNN's kernel choice prints (see _quiet_stdout) come at the first run only
+            quiet = contextlib.nullcontext() if self._ran else _quiet_stdout()
             try:
                 with quiet:
                     self._predictor.run()
@@ -205,7 +207,7 @@ class InferenceGenerator:
                     why += " (is the image too small for the net's padding and downsampling?)"
                 raise ValueError(f"the exported generator {self.path_prefix} cannot run an input of shape "
                                  f"{tuple(x.shape)}: {why}") from err
-            self._seen_shapes.add(x.shape)
+            self._ran = True
             return self._output.copy_to_cpu()
 
     def __repr__(self):
@@ -288,12 +290,13 @@ def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, d
 
     ``fingerprint`` is any string that changes when the generator does (e.g. the weights file's
     size, mtime and architecture). An export made with the same fingerprint (and the same
-    ``input_nc``/``image_size``, export recipe and Paddle version) is reused; otherwise ``net`` (a Layer, or a function returning one,
-    called only when an export is needed) is exported again with ``export_generator(net,
-    path_prefix, input_nc, image_size)`` and reflect pads as slices (identical outputs, faster).
-    The fingerprint file ``<prefix>.fingerprint.json`` is written last, with the exported files'
-    sizes: an interrupted export, or files truncated later, lead to a new export, never to a
-    broken model. Raises :class:`ExportError` when the net cannot be exported or loaded.
+    ``input_nc``/``image_size``, export recipe and Paddle version) is reused; otherwise ``net`` (a
+    Layer, or a function returning one, called only when an export is needed) is exported again with
+    ``export_generator(net, path_prefix, input_nc, image_size)`` under :func:`inference_layers`
+    (faster pads and instance norms). The fingerprint file ``<prefix>.fingerprint.json`` is written last,
+    with the exported files' sizes: an interrupted export, or files truncated later, lead to a new
+    export, never to a broken model. Raises :class:`ExportError` when the net cannot be exported or
+    loaded.
     """
     with _export_lock(path_prefix):
         if is_current(path_prefix, fingerprint, input_nc, image_size):
