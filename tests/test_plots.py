@@ -56,3 +56,18 @@ def test_missing_or_empty_log_is_reported(tmp_path, caplog):
         assert plot_run_losses(str(tmp_path)) is None  # the trainer's hook never raises
     assert "no loss plot" in caplog.text
     assert not (tmp_path / "losses.png").exists()
+
+
+def test_trend_line_from_ten_records(tmp_path):
+    from ppimg2img.engine.plots import moving_average
+
+    assert np.allclose(moving_average([1, 2, 3, 4, 5], 3), [2, 3, 4])
+    rows = "".join(f"1,{10 * i},{(-1) ** i + 2}\n" for i in range(1, 17))   # 16 records, jumping 1 <-> 3
+    (tmp_path / "losses.csv").write_text("epoch,iter,G\n" + rows)
+    img = load_image(plot_losses(str(tmp_path), str(tmp_path / "l.png"))).astype(int)
+    orange = (img[..., 0] > 200) & (img[..., 1] > 100) & (img[..., 1] < 160) & (img[..., 2] < 60)
+    assert orange.sum() > 100  # the trailing mean (matplotlib's C1 orange) is drawn
+    (tmp_path / "losses.csv").write_text("epoch,iter,G\n" + "".join(rows.splitlines(True)[:5]))
+    img = load_image(plot_losses(str(tmp_path), str(tmp_path / "l.png"))).astype(int)
+    orange = (img[..., 0] > 200) & (img[..., 1] > 100) & (img[..., 1] < 160) & (img[..., 2] < 60)
+    assert orange.sum() == 0  # too few records for a trend

@@ -45,11 +45,20 @@ def read_losses(log_source):
     return iters, losses
 
 
+def moving_average(values, window):
+    """Trailing mean over ``window`` records (the first ``window - 1`` are dropped)."""
+    import numpy as np
+    return np.convolve(np.asarray(values, float), np.ones(window) / window, mode="valid")
+
+
 def plot_losses(log_source, png_path, title=None):
     """Plot every loss of a training run against the iteration, one panel per loss, to ``png_path``.
 
-    ``log_source``: the run folder or its ``losses.csv``. Returns ``png_path``. Raises LossLogError
-    when there is nothing to plot and ImportError (saying what to install) without matplotlib.
+    ``log_source``: the run folder or its ``losses.csv``. Each record is the loss of one iteration
+    (every ``train.log_interval``), so GAN losses jump from record to record; from 10 records on, a
+    trailing mean over about an eighth of them is drawn over the records to show the trend.
+    Returns ``png_path``. Raises LossLogError when there is nothing to plot and ImportError (saying
+    what to install) without matplotlib.
     """
     iters, losses = read_losses(log_source)
     try:
@@ -63,7 +72,15 @@ def plot_losses(log_source, png_path, title=None):
     FigureCanvasAgg(fig)
     for i, (name, values) in enumerate(losses.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
-        ax.plot(iters, values, lw=1, marker="." if len(values) < 30 else None)
+        window = max(3, len(values) // 8)
+        smooth = len(values) >= 10
+        ax.plot(iters, values, lw=1, marker="." if len(values) < 30 else None, color="C0",
+                alpha=0.45 if smooth else 1.0, label="logged")
+        if smooth:
+            ax.plot(iters[window - 1:], moving_average(values, window), lw=2, color="C1",
+                    label=f"mean of {window}")
+            if i == 0:
+                ax.legend(fontsize=7, loc="upper right")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("iteration", fontsize=8)
         ax.tick_params(labelsize=8)
