@@ -51,9 +51,11 @@ def _static_mode():
         paddle.disable_static()
 
 
-#: flags of the programs' runs: oneDNN kernels on; the PIR in-place pass off, because with oneDNN it
-#: lets ``square`` overwrite its input, which ``square_grad`` still reads (wrong MSE gradients)
-RUN_FLAGS = {"FLAGS_use_mkldnn": True, "FLAGS_pir_apply_inplace_pass": False}
+#: flags of the programs' runs: oneDNN kernels on; ``square``/``pow`` (MSE) and the BCE-with-logits op
+#: kept out of the PIR in-place pass, which under oneDNN lets them overwrite an input their gradient
+#: still reads (wrong LSGAN/vanilla GAN gradients; found by tests/test_fast_paths.py).
+RUN_FLAGS = {"FLAGS_use_mkldnn": True, "FLAGS_pir_apply_inplace_pass": True,
+             "FLAGS_ir_inplace_kernel_blacklist": "pd_op.square,pd_op.pow,pd_op.sigmoid_cross_entropy_with_logits"}
 
 
 @contextlib.contextmanager
@@ -107,6 +109,23 @@ def _pad2d_forward(layer, x):
     return _pad(x, layer.padding, layer._mode)
 
 
+def _batch_norm_forward(layer, x):
+    """Training-mode ``BatchNorm2D.forward`` plus its running-statistics update written out: oneDNN's
+    batch_norm kernel leaves them unchanged. As Paddle's eager kernel: running = momentum * running +
+    (1 - momentum) * batch statistic, with the biased batch variance."""
+    if layer._data_format != "NCHW" or not layer.training:
+        raise FastPathError("train.fast: BatchNorm2D must be NCHW and in training mode")
+    out = F.batch_norm(x, layer._mean, layer._variance, weight=layer.weight, bias=layer.bias, training=True,
+                       momentum=layer._momentum, epsilon=layer._epsilon)
+    xd = x.detach()
+    batch_mean = xd.mean(axis=[0, 2, 3])
+    batch_var = (xd - batch_mean.reshape([1, -1, 1, 1])).pow(2).mean(axis=[0, 2, 3])
+    m = layer._momentum
+    paddle.assign(layer._mean * m + batch_mean * (1.0 - m), output=layer._mean)
+    paddle.assign(layer._variance * m + batch_var * (1.0 - m), output=layer._variance)
+    return out
+
+
 def _conv_transpose_as_conv(layer, x, output_size=None):
     """``Conv2DTranspose.forward`` written as a convolution, for the static programs: oneDNN's
     transposed convolution has no backward (inference only). A transposed convolution is the
@@ -125,8 +144,9 @@ def _conv_transpose_as_conv(layer, x, output_size=None):
     if min(top, left) < 0 or sh != sw:
         raise FastPathError("train.fast: transposed convolution with padding above dilation * (kernel - 1) "
                             "or unequal strides")
-    n, c, h, w = x.shape
-    if sh > 1:  # zeros between the pixels: [N, C, H, 1, W, 1] -> [N, C, H, s, W, s] -> crop
+    h, w = x.shape[2:]
+    if sh > 1:  # zeros between the pixels: [N, C, H, 1, W, 1] -> [N, C, H, s, W, s] -> crop after the last pixel
+        c = x.shape[1]
         x6 = x.reshape([-1, c, h, 1, w, 1])
         x6 = paddle.concat([x6] + [paddle.zeros_like(x6)] * (sh - 1), axis=3)
         x6 = paddle.concat([x6] + [paddle.zeros_like(x6)] * (sw - 1), axis=5)
@@ -194,6 +214,8 @@ class _Program:
                         layer.forward = types.MethodType(_conv_transpose_as_conv, layer)
                     elif isinstance(layer, nn.Pad2D):
                         layer.forward = types.MethodType(_pad2d_forward, layer)
+                    elif isinstance(layer, nn.BatchNorm2D):
+                        layer.forward = types.MethodType(_batch_norm_forward, layer)
             self.fetch = body(self)
             _add_n_to_adds(self.main)
             _remove_dead_init_ops(self.main)
@@ -259,7 +281,9 @@ class StaticTrainStep:
         self.builds = {}  # (height, width) -> {name: _Program}
         self.params = None  # optimizer name -> static parameters (after the first build)
         # the eager optimizers' state (empty before their first step), loaded at the first build
-        self.pending = {name: optimizer_state(opt) for name, opt in model.optimizers.items()}
+        self.pending = {}
+        for name, opt in model.optimizers.items():
+            self.set_optimizer_state(name, optimizer_state(opt))
 
     # ------------------------------------------------------------------ state
     def programs(self, sides):
@@ -298,6 +322,14 @@ class StaticTrainStep:
             if not dst._is_initialized() or dst._ptr() != src._ptr():
                 dst._share_data_with(src)
 
+    def _share_back(self, prog):
+        """Kernels that wrote a new tensor instead of updating in place (oneDNN's batch_norm for the
+        running statistics): the eager tensor takes the new memory."""
+        for var_name, eager in prog.shared:
+            dst = self.scope.find_var(var_name).get_tensor()
+            if dst._ptr() != eager.get_tensor()._ptr():
+                eager.get_tensor()._share_data_with(dst)
+
     def _var(self, name):
         var = self.scope.find_var(name)
         if var is None:
@@ -308,7 +340,8 @@ class StaticTrainStep:
         """Optimizer ``opt_name``'s state in the checkpoint format of ``checkpoint.optimizer_state``."""
         from .checkpoint import optimizer_state
         if self.params is None:
-            return self.pending.get(opt_name) or optimizer_state(self.model.optimizers[opt_name])
+            return {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v
+                    for k, v in self.pending.get(opt_name, {}).items()} or optimizer_state(self.model.optimizers[opt_name])
         state = optimizer_state(self.model.optimizers[opt_name])  # LR scheduler entry, format
         for i, p in enumerate(self.params[opt_name]):
             for suffix in ADAM_STATE:
@@ -319,8 +352,9 @@ class StaticTrainStep:
 
     def set_optimizer_state(self, opt_name, state):
         """Load the Adam moments of a ``checkpoint.optimizer_state`` dict into the programs."""
-        if self.params is None:
-            self.pending[opt_name] = state
+        if self.params is None:  # a snapshot: the dict may hold another model's live tensors
+            self.pending[opt_name] = {k: np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True)
+                                      if k.startswith("@") else v for k, v in state.items()}
             return
         params = self.params[opt_name]
         for key, value in state.items():
@@ -339,6 +373,7 @@ class StaticTrainStep:
         self._share(prog)
         with _onednn(), _static_mode(), paddle.static.scope_guard(self.scope):
             out = self.exe.run(prog.main, feed=feed, fetch_list=prog.fetch_list)
+        self._share_back(prog)
         return dict(zip(prog.fetch_names, out))
 
     def step(self):

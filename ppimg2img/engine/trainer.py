@@ -5,11 +5,13 @@ sample's augmentation from ``default_rng([seed, e, index])`` (see the datasets),
 pools and optimizers are saved, and so a run resumed from any iteration continues exactly as
 an uninterrupted one.
 """
+import collections
 import csv
 import datetime
 import json
 import math
 import os
+import statistics
 import signal
 import threading
 import time
@@ -100,6 +102,8 @@ class Trainer:
         if self.world > 1 and cfg["train"]["sync_batchnorm"]:
             distributed.convert_sync_batchnorm(self.model)  # before the optimizers take the parameters
         self.model.setup_training(cfg["optimizer"], cfg["lr_scheduler"])
+        if cfg["train"].get("fast"):
+            self._enable_fast()
         if self.world > 1:
             wrapped = distributed.wrap_trainable_nets(self.model)
             distributed.log_setup(cfg["train"]["batch_size"], cfg["optimizer"]["lr"], wrapped)
@@ -111,6 +115,19 @@ class Trainer:
         self.epoch_loss = 0.0  # sum of this epoch's losses, for the 'plateau' LR policy
         self.latest_path = os.path.join(self.run_dir, "checkpoints", "latest.pdckpt")
         self._train_loader = None
+
+    def _enable_fast(self):
+        """``train.fast``: the training step as static programs on oneDNN (engine/fast.py)."""
+        from .fast import FastPathError
+        if self.world > 1:
+            raise ConfigError("train.fast is for single-process CPU training; set train.fast: false for "
+                              "multi-process runs")
+        try:
+            self.model.set_fast(True)
+        except FastPathError as err:
+            raise ConfigError(str(err)) from None
+        logger.info("train.fast: training steps run as static programs on oneDNN kernels (the first step "
+                    "builds them and takes longer)")
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self):
@@ -208,6 +225,9 @@ class Trainer:
                     self.epoch, self.total_epochs, self.threads, self.device)
         self._vdl = self._visualdl() if tcfg["visualdl"] and self.is_main else None
         self._step_time = None
+        # train_step() durations of the last steps: images/s in the log = images per step / their
+        # median, as benchmarks/run.py measures a training step (data loading is logged apart)
+        self._compute_times = collections.deque(maxlen=max(tcfg["log_interval"], 5))
         self.interrupted = False
         self.skipped_files = set()  # 'path: reason' of unreadable training images met in this run
         self.model.train()
@@ -252,7 +272,9 @@ class Trainer:
             data_time = t0 - t_data
             self.model.set_input(batch)
             self.skipped_files.update(line for item in batch.get("skipped", []) for line in item.split("\n") if line)
+            t_step = time.time()
             losses = self.model.train_step()
+            self._compute_times.append(time.time() - t_step)
             self._check_finite(losses)
             self.epoch_loss += sum(losses.values())
             self.iter += 1
@@ -314,11 +336,13 @@ class Trainer:
         lr = self.model.current_lr()
         bs = self.cfg["train"]["batch_size"] * self.world
         step_time = self._step_time
+        compute_time = statistics.median(self._compute_times) if self._compute_times else step_time
         csv_path = os.path.join(self.run_dir, "losses.csv")
         eta = max(total_iters - self.iter, 0) * step_time
-        logger.info("epoch %d iter %d | %s | lr %s | %.1f img/s, data %.3fs | eta %s | peak mem %.0f MB",
+        # peak mem: the process's peak RSS (CPU), as the benchmark's peak MB
+        logger.info("epoch %d iter %d | %s | lr %s | %.2f img/s, data %.3fs | eta %s | peak mem %.0f MB",
                     self.epoch, self.iter, " ".join(f"{k} {v:.3f}" for k, v in losses.items()),
-                    " ".join(f"{v:.2e}" for v in lr.values()), bs / max(step_time, 1e-9), data_time,
+                    " ".join(f"{v:.2e}" for v in lr.values()), bs / max(compute_time, 1e-9), data_time,
                     datetime.timedelta(seconds=round(eta)), peak_memory_mb())
         new = not os.path.exists(csv_path)
         with open(csv_path, "a", newline="") as f:

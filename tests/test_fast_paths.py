@@ -1,0 +1,146 @@
+"""train.fast (ppimg2img/engine/fast.py): the static-program oneDNN step gives the eager step's losses,
+gradients and parameter updates within float rounding, on tiny CycleGAN and pix2pix models."""
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from ppimg2img.config import ConfigError, load_config
+from ppimg2img.engine.fast import FastPathError, _conv_transpose_as_conv, _pad
+from ppimg2img.engine.trainer import Trainer
+from ppimg2img.models import MODELS
+from ppimg2img.utils.env import set_seed
+
+from conftest import tiny_cyclegan_config
+
+LR = 2e-4
+
+
+def _model(name, fast, gen, dis, **kwargs):
+    set_seed(0)
+    model = MODELS[name](gen, dis, **kwargs)
+    model.setup_training({"lr": LR}, {"policy": "linear"})
+    return model.set_fast(True) if fast else model
+
+
+def _batches(n, size, seed=0):
+    rng = np.random.default_rng(seed)
+    return [{k: rng.uniform(-1, 1, (1, 3, size, size)).astype("float32") for k in "AB"} for _ in range(n)]
+
+
+def _params(model):
+    return {f"{n}.{k}": v.numpy().copy() for n, net in model.nets.items() for k, v in net.state_dict().items()}
+
+
+def _check_step(eager, fast, batches):
+    """Same losses every step; after the first step the same Adam moments (0.5 g and 0.001 g^2: the
+    gradients) and the same parameter updates."""
+    before = _params(eager)
+    assert _params(fast).keys() == before.keys()
+    for i, batch in enumerate(batches):
+        eager.set_input(batch)
+        fast.set_input(batch)
+        le, lf = eager.train_step(), fast.train_step()
+        assert list(le) == list(lf)
+        for k in le:
+            assert lf[k] == pytest.approx(le[k], rel=2e-4, abs=1e-5), (i, k)
+        if i == 0:
+            se, sf = eager.state_dict(), fast.state_dict()
+            for opt in se["optimizers"]:
+                oe, of = se["optimizers"][opt], sf["optimizers"][opt]
+                assert sorted(oe) == sorted(of)  # the same checkpoint format
+                m1 = [k for k in oe if k.endswith("_moment1_0")]
+                assert m1
+                scale = max(float(np.abs(oe[k].numpy()).max()) for k in m1)
+                for k in m1:  # biases before InstanceNorm have a zero gradient: noise ~1e-7 either way
+                    np.testing.assert_allclose(of[k].numpy(), oe[k].numpy(), rtol=0, atol=2e-4 * scale, err_msg=k)
+            pe, pf = _params(eager), _params(fast)
+            for k in (k for k in pe if not k.endswith(("._mean", "._variance"))):
+                upd_e, upd_f = pe[k] - before[k], pf[k] - before[k]
+                # Adam's first update is lr * g / (|g| + eps): the same where the gradient is not
+                # noise; at most 2 lr apart where it is (signs of ~1e-7 gradients)
+                assert np.abs(upd_f - upd_e).max() <= 2 * LR + 1e-6, k
+                if k.endswith("weight"):
+                    big = np.abs(upd_e) > 0.9 * LR
+                    np.testing.assert_allclose(upd_f[big], upd_e[big], rtol=0, atol=LR * 0.05, err_msg=k)
+            for k in pe:  # BatchNorm running statistics (updated by the forward pass)
+                if k.endswith(("._mean", "._variance")):
+                    np.testing.assert_allclose(pf[k], pe[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_cyclegan_fast_step_matches_eager():
+    gen, dis = {"name": "resnet_6blocks", "ngf": 4}, {"name": "basic", "ndf": 4}
+    eager = _model("CycleGANModel", False, gen, dis, pool_size=2)
+    fast = _model("CycleGANModel", True, gen, dis, pool_size=2)
+    _check_step(eager, fast, _batches(3, 32))
+    # the visuals of the step are the step's images
+    assert {name for row in fast.visuals() for name, _ in row} == {name for row in eager.visuals() for name, _ in row}
+    np.testing.assert_allclose(fast.rec_A.numpy(), eager.rec_A.numpy(), atol=1e-3)
+
+
+def test_pix2pix_fast_step_matches_eager():
+    """BatchNorm in G and D (statistics updated once per step), U-Net transposed convolutions, D updated
+    before the G step; dropout off (its masks come from another random stream)."""
+    gen = {"name": "unet_128", "ngf": 4, "use_dropout": False}
+    dis = {"name": "basic", "ndf": 4, "norm": "batch"}
+    eager = _model("Pix2PixModel", False, gen, dis)
+    fast = _model("Pix2PixModel", True, gen, dis)
+    _check_step(eager, fast, _batches(2, 128))
+
+
+def test_resume_from_eager_checkpoint_continues_the_same():
+    """A fast model loading an eager checkpoint (weights, Adam moments) steps as the eager model does,
+    and its own checkpoint (same format) loads back into an eager model."""
+    gen, dis = {"name": "resnet_6blocks", "ngf": 4}, {"name": "basic", "ndf": 4}
+    b1, b2 = _batches(2, 32, seed=1)
+    eager = _model("CycleGANModel", False, gen, dis, pool_size=0)
+    eager.set_input(b1)
+    eager.train_step()
+    state = eager.state_dict()
+    fast = _model("CycleGANModel", True, gen, dis, pool_size=0)
+    fast.set_state_dict(state)
+    for m in (eager, fast):
+        m.set_input(b2)
+    le, lf = eager.train_step(), fast.train_step()
+    for k in le:
+        assert lf[k] == pytest.approx(le[k], rel=2e-4, abs=1e-5), k
+    back = _model("CycleGANModel", False, gen, dis, pool_size=0)
+    back.set_state_dict(fast.state_dict())
+    for k, v in _params(fast).items():
+        np.testing.assert_array_equal(_params(back)[k], v)
+    for name in ("G", "D"):  # the moments went on from the loaded ones (a fresh start would differ)
+        for key in ("@0_moment1_0", "@0_moment2_0", "@0_beta1_pow_acc_0"):
+            np.testing.assert_allclose(fast.state_dict()["optimizers"][name][key].numpy(),
+                                       eager.state_dict()["optimizers"][name][key].numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_exact_formulations_of_pad_and_transposed_convolution():
+    """The static program's replacements for pad3d and conv2d_transpose give the same values."""
+    x = paddle.to_tensor(np.random.default_rng(0).normal(size=(2, 5, 7, 9)).astype("float32"))
+    for mode in ("constant", "reflect", "replicate"):
+        np.testing.assert_array_equal(_pad(x, [1, 2, 3, 0], mode).numpy(), F.pad(x, [1, 2, 3, 0], mode=mode).numpy())
+    for k, p, op in ((3, 1, 1), (4, 1, 0)):  # ResNet generator, U-Net
+        layer = paddle.nn.Conv2DTranspose(5, 6, k, stride=2, padding=p, output_padding=op)
+        np.testing.assert_allclose(_conv_transpose_as_conv(layer, x).numpy(), layer(x).numpy(), atol=1e-5)
+
+
+def test_unsupported_settings_are_refused():
+    gen, dis = {"name": "resnet_6blocks", "ngf": 4}, {"name": "basic", "ndf": 4}
+    with pytest.raises(FastPathError, match="wgangp"):
+        _model("CycleGANModel", True, gen, dis, gan_mode="wgangp")
+    set_seed(0)
+    with pytest.raises(FastPathError, match="setup_training"):
+        MODELS["CycleGANModel"](gen, dis).set_fast(True)
+
+
+def test_trainer_switch(tmp_path):
+    cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", "train.max_iters=2",
+                                                       f"output_dir={tmp_path / 'run'}"])
+    trainer = Trainer(cfg)
+    assert trainer.model.fast_step is not None
+    losses = trainer.train(progress=False)
+    assert set(losses) >= {"G_A", "D_A", "cycle_A"} and all(np.isfinite(list(losses.values())))
+    cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", "model.gan_mode=wgangp",
+                                                       f"output_dir={tmp_path / 'run2'}"])
+    with pytest.raises(ConfigError, match="wgangp"):
+        Trainer(cfg)
