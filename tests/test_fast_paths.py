@@ -72,7 +72,7 @@ def test_cyclegan_fast_step_matches_eager():
     gen, dis = {"name": "resnet_6blocks", "ngf": 4}, {"name": "basic", "ndf": 4}
     eager = _model("CycleGANModel", False, gen, dis, pool_size=2)
     fast = _model("CycleGANModel", True, gen, dis, pool_size=2)
-    _check_step(eager, fast, _batches(3, 32))
+    _check_step(eager, fast, _batches(2, 32))
     # the visuals of the step are the step's images
     assert {name for row in fast.visuals() for name, _ in row} == {name for row in eager.visuals() for name, _ in row}
     np.testing.assert_allclose(fast.rec_A.numpy(), eager.rec_A.numpy(), atol=1e-3)
@@ -91,27 +91,27 @@ def test_pix2pix_fast_step_matches_eager():
 def test_resume_from_eager_checkpoint_continues_the_same():
     """A fast model loading an eager checkpoint (weights, Adam moments) steps as the eager model does,
     and its own checkpoint (same format) loads back into an eager model."""
-    gen, dis = {"name": "resnet_6blocks", "ngf": 4}, {"name": "basic", "ndf": 4}
-    b1, b2 = _batches(2, 32, seed=1)
-    eager = _model("CycleGANModel", False, gen, dis, pool_size=0)
+    gen = {"name": "unet_128", "ngf": 4, "use_dropout": False}
+    dis = {"name": "basic", "ndf": 4, "norm": "batch"}
+    b1, b2 = _batches(2, 128, seed=1)
+    eager = _model("Pix2PixModel", False, gen, dis)
     eager.set_input(b1)
     eager.train_step()
-    state = eager.state_dict()
-    fast = _model("CycleGANModel", True, gen, dis, pool_size=0)
-    fast.set_state_dict(state)
+    fast = _model("Pix2PixModel", True, gen, dis)
+    fast.set_state_dict(eager.state_dict())  # live tensors of 'eager', which steps on first
     for m in (eager, fast):
         m.set_input(b2)
     le, lf = eager.train_step(), fast.train_step()
     for k in le:
         assert lf[k] == pytest.approx(le[k], rel=2e-4, abs=1e-5), k
-    back = _model("CycleGANModel", False, gen, dis, pool_size=0)
-    back.set_state_dict(fast.state_dict())
-    for k, v in _params(fast).items():
-        np.testing.assert_array_equal(_params(back)[k], v)
     for name in ("G", "D"):  # the moments went on from the loaded ones (a fresh start would differ)
         for key in ("@0_moment1_0", "@0_moment2_0", "@0_beta1_pow_acc_0"):
             np.testing.assert_allclose(fast.state_dict()["optimizers"][name][key].numpy(),
                                        eager.state_dict()["optimizers"][name][key].numpy(), rtol=1e-3, atol=1e-5)
+    back = _model("Pix2PixModel", False, gen, dis)
+    back.set_state_dict(fast.state_dict())
+    for k, v in _params(fast).items():
+        np.testing.assert_array_equal(_params(back)[k], v)
 
 
 def test_exact_formulations_of_pad_and_transposed_convolution():
@@ -134,12 +134,11 @@ def test_unsupported_settings_are_refused():
 
 
 def test_trainer_switch(tmp_path):
-    cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", "train.max_iters=2",
-                                                       f"output_dir={tmp_path / 'run'}"])
-    trainer = Trainer(cfg)
-    assert trainer.model.fast_step is not None
-    losses = trainer.train(progress=False)
-    assert set(losses) >= {"G_A", "D_A", "cycle_A"} and all(np.isfinite(list(losses.values())))
+    """train.fast: true turns the static step on (its training is tested above); off by default."""
+    cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", f"output_dir={tmp_path / 'run'}"])
+    assert Trainer(cfg).model.fast_step is not None
+    cfg = load_config(tiny_cyclegan_config(tmp_path), [f"output_dir={tmp_path / 'run1'}"])
+    assert cfg["train"]["fast"] is False and Trainer(cfg).model.fast_step is None
     cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", "model.gan_mode=wgangp",
                                                        f"output_dir={tmp_path / 'run2'}"])
     with pytest.raises(ConfigError, match="wgangp"):
