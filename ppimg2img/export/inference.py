@@ -9,7 +9,7 @@ backends"): reflection/replication padding (``nn.Pad2D``, Paddle's ``pad3d`` op,
 becomes slices and a concat of the same pixels (:class:`SlicePad2D`, identical outputs), and
 parameter-free instance normalisation (a plain CPU kernel, with layout conversions around it)
 becomes oneDNN global pooling and element-wise ops (:class:`PoolInstanceNorm2D`, equal up to
-float32 rounding, ~1e-6).
+float32 rounding: ~1e-6 per layer, 3e-5 at the output of a 256 px CycleGAN generator).
 """
 import contextlib
 import json
@@ -181,7 +181,7 @@ class InferenceGenerator:
         try:
             with _quiet_stdout():
                 self._predictor = paddle_infer.create_predictor(config)
-        except Exception as err:  # Paddle's messages are long: keep the first line
+        except Exception as err:  # Paddle's messages are long: keep the informative line
             raise ExportError(f"could not load the exported generator {graph} / {params}: "
                               f"{_first_line(err)}. Delete these files to export again.") from err
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
