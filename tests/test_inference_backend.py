@@ -11,8 +11,8 @@ import numpy as np
 import paddle
 import pytest
 
-from ppimg2img.export.inference import (InferenceGenerator, PoolInstanceNorm2D, SlicePad2D, inference_layers,
-                                        is_current, load_or_export, weights_fingerprint)
+from ppimg2img.export.inference import (InferenceGenerator, PoolInstanceNorm2D, SlicePad2D, default_pool_norm,
+                                        inference_layers, is_current, load_or_export, weights_fingerprint)
 from ppimg2img.export.paddle_graph import ExportError, ImageOnly, model_files
 from ppimg2img.nets import build_generator
 from ppimg2img.utils.env import default_threads
@@ -66,6 +66,15 @@ def test_inference_layers_swaps_pads_and_norms_only_inside():
         inside = swapped(x).numpy()
     assert [layer for layer in net.sublayers() if isinstance(layer, kinds)] == before
     np.testing.assert_allclose(inside, net(x).numpy(), rtol=0, atol=1e-5)
+    with inference_layers(net, pool_norm=False) as swapped:
+        assert sum(isinstance(layer, paddle.nn.InstanceNorm2D) for layer in swapped.sublayers()) == 17
+        assert not any(isinstance(layer, paddle.nn.Pad2D) for layer in swapped.sublayers())
+
+
+def test_pool_norm_by_default_except_photo2cartoon():
+    assert default_pool_norm(_net("resnet_6blocks", ngf=4))
+    assert default_pool_norm(_net("ugatit", ngf=4, n_blocks=1, img_size=32, light=True))
+    assert not default_pool_norm(_net("photo2cartoon", ngf=4, img_size=32, light=True))
 
 
 def test_resnet_parity_dynamic_batch_and_size_one_predictor(tmp_path):
@@ -129,7 +138,8 @@ def test_ugatit_full_parity_at_its_fixed_size(tmp_path):
 
 def test_photo2cartoon_parity(tmp_path):
     net = _net("photo2cartoon", ngf=4, img_size=32, light=True)
-    gen = load_or_export(net, str(tmp_path / "g"), "fp")
+    gen = load_or_export(net, str(tmp_path / "g"), "fp")  # default: pads swapped, instance norms kept
+    assert is_current(str(tmp_path / "g"), "fp") and not is_current(str(tmp_path / "g"), "fp", pool_norm=True)
     x = _x(2, 32, 48)  # (the slowest export: one input shape only)
     # this net amplifies float32 rounding (see tests/test_export_inference.py): 2e-4
     np.testing.assert_allclose(gen(x), _eager(net, x), rtol=0, atol=2e-4)

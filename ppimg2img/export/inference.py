@@ -9,7 +9,8 @@ backends"): reflection/replication padding (``nn.Pad2D``, Paddle's ``pad3d`` op,
 becomes slices and a concat of the same pixels (:class:`SlicePad2D`, identical outputs), and
 parameter-free instance normalisation (a plain CPU kernel, with layout conversions around it)
 becomes oneDNN global pooling and element-wise ops (:class:`PoolInstanceNorm2D`, equal up to
-float32 rounding: ~1e-6 per layer, 3e-5 at the output of a 256 px CycleGAN generator).
+float32 rounding: ~1e-6 per layer, 3e-5 at the output of a 256 px CycleGAN generator; not for
+photo2cartoon by default, see :func:`default_pool_norm`).
 """
 import contextlib
 import json
@@ -30,7 +31,7 @@ from .paddle_graph import ExportError, export_generator, model_files
 logger = logging.getLogger("ppimg2img")
 
 #: version of the export recipe: bump it when the exported graph changes, so old exports are redone
-EXPORT_RECIPE = "slice-pad+pool-instance-norm-v1"
+EXPORT_RECIPE = "slice-pad+pool-instance-norm-v2"
 #: input shapes whose oneDNN kernels a predictor keeps (bounded: native-size prediction sees many)
 SHAPE_CACHE = 8
 
@@ -84,26 +85,35 @@ class PoolInstanceNorm2D(nn.Layer):
         return centred * paddle.rsqrt(F.adaptive_avg_pool2d(centred * centred, 1) + self.epsilon)
 
 
-def _replacement(layer):
+def _replacement(layer, pool_norm):
     """The faster equivalent of ``layer`` for the exported graph, or None."""
     if isinstance(layer, nn.Pad2D) and layer._mode in ("reflect", "replicate") and layer._data_format == "NCHW":
         padding = layer.padding if isinstance(layer.padding, (list, tuple)) else [layer.padding] * 4
         return SlicePad2D(padding, layer._mode)
-    if (isinstance(layer, nn.InstanceNorm2D) and layer.scale is None and layer.bias is None
+    if (pool_norm and isinstance(layer, nn.InstanceNorm2D) and layer.scale is None and layer.bias is None
             and layer._data_format == "NCHW"):
         return PoolInstanceNorm2D(layer._epsilon)
     return None
 
 
+def default_pool_norm(net):
+    """Whether :func:`load_or_export` swaps ``net``'s instance norms for :class:`PoolInstanceNorm2D`
+    by default: yes, except for photo2cartoon. Its generator has ~100 instance norms on small maps:
+    their 7 oneDNN ops each add ~2 s to a predictor's first call (oneDNN prepares every op then)
+    and save nothing measurable per image, while for CycleGAN they save ~10% per image."""
+    from ..nets.photo2cartoon import Photo2CartoonGenerator
+    return not any(isinstance(layer, Photo2CartoonGenerator) for layer in net.sublayers(include_self=True))
+
+
 @contextlib.contextmanager
-def inference_layers(net):
+def inference_layers(net, pool_norm=True):
     """Temporarily replace ``net``'s reflect/replicate ``nn.Pad2D`` layers by :class:`SlicePad2D`
-    and its parameter-free ``nn.InstanceNorm2D`` layers by :class:`PoolInstanceNorm2D` (NCHW),
-    for an export; the original layers are back on exit."""
+    and (with ``pool_norm``) its parameter-free ``nn.InstanceNorm2D`` layers by
+    :class:`PoolInstanceNorm2D` (NCHW), for an export; the original layers are back on exit."""
     swapped = []
     for parent in net.sublayers(include_self=True):
         for name, sub in list(parent._sub_layers.items()):
-            new = _replacement(sub)
+            new = _replacement(sub, pool_norm)
             if new is not None:
                 parent._sub_layers[name] = new
                 swapped.append((parent, name, sub))
@@ -227,7 +237,7 @@ def _stamp_path(path_prefix):
     return path_prefix + ".fingerprint.json"
 
 
-def _stamp(path_prefix, fingerprint, input_nc, image_size):
+def _stamp(path_prefix, fingerprint, input_nc, image_size, pool_norm):
     """What the fingerprint file holds: the caller's fingerprint, the export's input settings, the
     export recipe and Paddle version, and the size of each model file (a truncated file then never
     counts as exported)."""
@@ -236,6 +246,7 @@ def _stamp(path_prefix, fingerprint, input_nc, image_size):
         files[os.path.basename(f)] = os.path.getsize(f) if os.path.isfile(f) else None
     return {"fingerprint": str(fingerprint), "input_nc": int(input_nc),
             "image_size": None if image_size is None else int(image_size), "recipe": EXPORT_RECIPE,
+            "pool_norm": pool_norm,
             "paddle": paddle.__version__, "files": files}
 
 
@@ -278,14 +289,15 @@ def _export_lock(path_prefix):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def is_current(path_prefix, fingerprint, input_nc=3, image_size=None):
-    """Whether ``path_prefix`` holds a complete export made for ``fingerprint`` (and these input
-    settings) by this export recipe and Paddle version."""
+def is_current(path_prefix, fingerprint, input_nc=3, image_size=None, pool_norm=None):
+    """Whether ``path_prefix`` holds a complete export made for ``fingerprint`` (and these
+    :func:`load_or_export` settings) by this export recipe and Paddle version."""
     stamp = _read_stamp(path_prefix)
-    return stamp is not None and stamp == _stamp(path_prefix, fingerprint, input_nc, image_size)
+    return stamp is not None and stamp == _stamp(path_prefix, fingerprint, input_nc, image_size, pool_norm)
 
 
-def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, device="cpu", threads=None):
+def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, device="cpu", threads=None,
+                   pool_norm=None):
     """An :class:`InferenceGenerator` for ``net``, exported to ``path_prefix`` only when needed.
 
     ``fingerprint`` is any string that changes when the generator does (e.g. the weights file's
@@ -293,13 +305,13 @@ def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, d
     ``input_nc``/``image_size``, export recipe and Paddle version) is reused; otherwise ``net`` (a
     Layer, or a function returning one, called only when an export is needed) is exported again with
     ``export_generator(net, path_prefix, input_nc, image_size)`` under :func:`inference_layers`
-    (faster pads and instance norms). The fingerprint file ``<prefix>.fingerprint.json`` is written last,
-    with the exported files' sizes: an interrupted export, or files truncated later, lead to a new
-    export, never to a broken model. Raises :class:`ExportError` when the net cannot be exported or
-    loaded.
+    (faster pads; instance norms too when ``pool_norm``, None: :func:`default_pool_norm`). The
+    fingerprint file ``<prefix>.fingerprint.json`` is written last, with the exported files' sizes:
+    an interrupted export, or files truncated later, lead to a new export, never to a broken model.
+    Raises :class:`ExportError` when the net cannot be exported or loaded.
     """
     with _export_lock(path_prefix):
-        if is_current(path_prefix, fingerprint, input_nc, image_size):
+        if is_current(path_prefix, fingerprint, input_nc, image_size, pool_norm):
             try:
                 return InferenceGenerator(path_prefix, device, threads)
             except ExportError as err:
@@ -311,14 +323,14 @@ def load_or_export(net, path_prefix, fingerprint, input_nc=3, image_size=None, d
             raise ExportError(f"load_or_export needs a paddle.nn.Layer (or a function returning one) to export "
                               f"to {path_prefix}, got {type(layer).__name__}")
         try:
-            with inference_layers(layer):
+            with inference_layers(layer, default_pool_norm(layer) if pool_norm is None else pool_norm):
                 export_generator(layer, path_prefix, input_nc=input_nc, image_size=image_size)
         except ExportError as err:  # its message keeps Paddle's first line, often "In transformed code:"
             cause = err.__cause__ or err
             raise ExportError(f"could not export {type(layer).__name__} to {path_prefix}: "
                               f"{_first_line(cause)}") from cause
         gen = InferenceGenerator(path_prefix, device, threads)  # loads: only a usable export gets a stamp
-        _write_stamp(path_prefix, _stamp(path_prefix, fingerprint, input_nc, image_size))
+        _write_stamp(path_prefix, _stamp(path_prefix, fingerprint, input_nc, image_size, pool_norm))
         return gen
 
 
