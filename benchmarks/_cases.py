@@ -18,7 +18,8 @@ def family_config(family, size, ngf=None):
     """(model class name, generator config, discriminator config) at the published sizes.
 
     CycleGAN: resnet_9blocks at 256 px, resnet_6blocks below (the original's choice for 128 px),
-    ngf/ndf 64. pix2pix: unet_256 / unet_128, ngf/ndf 64, basic (70x70) conditional PatchGAN.
+    ngf/ndf 64. pix2pix: unet_256 / unet_128, ngf/ndf 64, basic (70x70) conditional PatchGAN, BatchNorm
+    in both (upstream --norm batch).
     U-GAT-IT: light, ngf/ndf 64, 4 blocks, 7-layer global D (the full version's style MLP alone
     has 268M parameters at 256 px). photo2cartoon: light, ngf/ndf 32. ``ngf`` overrides every width.
     """
@@ -32,7 +33,7 @@ def family_config(family, size, ngf=None):
                              f"image 7 times, unet_256 8 times), got {size}; use --sizes 128 256")
         w = ngf or 64
         return ("Pix2PixModel", {"name": "unet_256" if size % 256 == 0 else "unet_128", "ngf": w},
-                {"name": "basic", "ndf": w})
+                {"name": "basic", "ndf": w, "norm": "batch"})  # upstream --norm batch: G and D
     if family == "ugatit":
         if size % 4 or size < 96:
             raise ValueError(f"ugatit benchmarks need a size that is a multiple of 4 and at least 96 (its 7-layer "
@@ -75,7 +76,8 @@ def _time(fn, warmup, repeats):
 
 
 def train_case(case):
-    """One training step (batch 1): the model's full ``train_step`` (forward, G and D updates)."""
+    """One training step (batch 1): the model's full ``train_step`` (forward, G and D updates); with
+    ``case["mode"] == "fast"`` the train.fast step (static programs on oneDNN; the warm-up step builds them)."""
     import paddle
 
     from ppimg2img.models import MODELS
@@ -92,9 +94,12 @@ def train_case(case):
         kwargs = {"faceid_weight": 1.0, "faceid_model": path}
     model = MODELS[model_name](gen, dis, **kwargs)
     model.setup_training({"lr": 2e-4}, {"policy": "linear"})
+    if case.get("mode") == "fast":
+        model.set_fast(True)
     model.set_input({k: paddle.to_tensor(_images(size, 1, seed)) for seed, k in enumerate("AB")})
     times = _time(model.train_step, case["warmup"], case["repeats"])
     return {"step_s": times, "peak_mb": peak_memory_mb(), "generator": gen["name"], "ngf": gen["ngf"],
+            "mode": case.get("mode", "eager"),
             "generator_params": sum(int(p.size) for p in next(iter(model.nets.values())).parameters())}
 
 

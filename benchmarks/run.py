@@ -28,6 +28,7 @@ sys.path[:0] = [ROOT, os.path.dirname(os.path.abspath(__file__))]
 from _cases import DATASET_OF, FAMILIES, family_config  # noqa: E402
 
 KINDS = ("train", "infer", "data")
+FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
 BACKENDS = ("eager", "onednn")
 WORKERS = (0, 2)
 BATCHES = (1, 4)
@@ -45,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core of this process)")
     p.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS), help="measure only these kinds")
+    p.add_argument("--fast", action="store_true",
+                   help="also measure the train.fast step (static programs on oneDNN, ppimg2img/engine/fast.py) "
+                        "of the families that have one (%s), next to the eager step" % ", ".join(FAST_FAMILIES))
     p.add_argument("--ngf", type=int, help="generator/discriminator width for every family "
                                            "(default: each family's published width; --quick: 4)")
     p.add_argument("--jobs", type=int, help="cases run at the same time (default 1; --quick: 2). Above 1 the "
@@ -97,6 +101,7 @@ def environment(args, threads):
                   if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))},
         "settings": {"quick": args.quick, "sizes": args.sizes, "repeats": args.repeats, "warmup": args.warmup,
                      "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
+                     "fast": args.fast,
                      "train_batch": 1, "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
                      "data_workers": list(WORKERS), "onednn_config": "Config.enable_mkldnn(), "
                      "set_cpu_math_library_num_threads(threads), IR optimisation on (default)"},
@@ -108,7 +113,10 @@ def build_cases(args, threads, export_dir, data_dirs):
     cases = []
     for size in args.sizes:
         if "train" in args.only:
-            cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, **common} for f in args.families]
+            for f in args.families:  # the fast case follows its eager baseline (same chain, same conditions)
+                modes = ["eager"] + (["fast"] if args.fast and f in FAST_FAMILIES else [])
+                cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, "mode": m, **common}
+                          for m in modes]
         if "infer" in args.only:
             cases += [{"kind": "infer", "family": f, "size": size, "ngf": args.ngf, "backend": b,
                        "batches": list(BATCHES), "export_dir": export_dir, **common}
@@ -196,7 +204,14 @@ def summarise(case, raw):
 
 
 def add_ratios(results):
-    """Same-run baselines: oneDNN vs eager (speed-up, >1 is faster), 2 workers vs 0."""
+    """Same-run baselines: train.fast vs eager step and oneDNN vs eager inference (speed-up, >1 is faster),
+    2 workers vs 0."""
+    for r in results["train"]:
+        base = next((e for e in results["train"] if e.get("mode", "eager") == "eager" and e["family"] == r["family"]
+                     and e["size"] == r["size"] and "error" not in e), None)
+        if base and "error" not in r:
+            r["speedup_vs_eager"] = base["median_step_s"] / r["median_step_s"]
+            r["peak_ratio_vs_eager"] = r["peak_mb"] / base["peak_mb"]
     for r in results["infer"]:
         base = next((e for e in results["infer"] if e["backend"] == "eager" and e["family"] == r["family"]
                      and e["size"] == r["size"] and "error" not in e), None)
@@ -227,12 +242,15 @@ def markdown(results):
              f"peak MB = peak resident memory of the process that measured the row "
              f"(an idle one: {env['process_baseline_peak_mb']:.0f} MB).", ""]
     if results["train"]:
-        lines += ["## Training step (batch 1)", "", "| family | size | generator | ngf | s/step | img/s | peak MB |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["## Training step (batch 1)", "",
+                  "| family | size | mode | generator | ngf | s/step | speed-up vs eager | img/s | peak MB |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in results["train"]:
-            lines.append(f"| {r['family']} | {r['size']} | error | | | | |" if "error" in r else
-                         f"| {r['family']} | {r['size']} | {r['generator']} | {r['ngf']} | {r['median_step_s']:.3f} "
-                         f"| {r['img_per_s']:.2f} | {r['peak_mb']:.0f} |")
+            mode = r.get("mode", "eager")
+            lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" if "error" in r else
+                         f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
+                         f"{r['median_step_s']:.3f} | {_ratio(r, 'speedup_vs_eager')} | {r['img_per_s']:.2f} | "
+                         f"{r['peak_mb']:.0f} |")
         lines.append("")
     if results["infer"]:
         lines += ["## Generator inference", "",
@@ -279,8 +297,8 @@ def main(argv=None):
             t0 = time.perf_counter()
             row = summarise(case, run_child(case))
             done.append(case)
-            label = " ".join(str(case[k]) for k in ("kind", "family", "dataset", "size", "backend", "workers")
-                             if k in case)
+            label = " ".join(str(case[k]) for k in ("kind", "family", "dataset", "size", "mode", "backend",
+                                                    "workers") if k in case)
             status = (f"FAILED {row['error']}" if "error" in row else
                       f"{time.perf_counter() - t0:.1f} s, peak {row['peak_mb']:.0f} MB")
             print(f"[{len(done)}/{len(cases)}] {label}: {status}", flush=True)
