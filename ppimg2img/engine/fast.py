@@ -25,6 +25,8 @@ eager one. Not supported (``FastPathError``): ``gan_mode: wgangp`` (double backw
 families, multi-process training.
 """
 import contextlib
+import os
+import sys
 import types
 
 import numpy as np
@@ -196,6 +198,22 @@ def _add_n_to_adds(program):
     paddle.pir.reset_insertion_point_to_end()
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Paddle's oneDNN passes print 'ReduceMeanCheckIfOneDNNSupport' lines on stdout (C++) while a
+    program is compiled: keep them out of the training console."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
 class _Program:
     """One static program with its own twin of the model; ``body(self)`` writes the step into it
     and returns {fetch name: value}. Images are ``sides`` = (height, width)."""
@@ -219,6 +237,7 @@ class _Program:
             self.fetch = body(self)
             _add_n_to_adds(self.main)
             _remove_dead_init_ops(self.main)
+        self.compiled = False
         self.fetch_names = list(self.fetch)
         self.fetch_list = [self.fetch[k] for k in self.fetch_names]
         # (scope variable name, eager tensor) of every parameter and buffer of the nets
@@ -371,8 +390,10 @@ class StaticTrainStep:
                 for k, v in feed.items()}
         prog = self.programs(next(iter(feed.values())).shape[2:])[name]
         self._share(prog)
-        with _onednn(), _static_mode(), paddle.static.scope_guard(self.scope):
+        quiet = contextlib.nullcontext() if prog.compiled else _quiet_stdout()  # the first run compiles
+        with _onednn(), _static_mode(), paddle.static.scope_guard(self.scope), quiet:
             out = self.exe.run(prog.main, feed=feed, fetch_list=prog.fetch_list)
+        prog.compiled = True
         self._share_back(prog)
         return dict(zip(prog.fetch_names, out))
 
