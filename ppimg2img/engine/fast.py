@@ -262,8 +262,7 @@ class _Program:
         opt = paddle.optimizer.Adam(learning_rate=model.schedulers[opt_name], beta1=cfg.get("beta1", 0.5),
                                     beta2=cfg.get("beta2", 0.999), parameters=params,
                                     weight_decay=cfg.get("weight_decay") or None)
-        self.grads = getattr(self, "grads", {})
-        self.grads[opt_name] = opt.minimize(loss, parameters=params)[1]
+        opt.minimize(loss, parameters=params)
         self.params[opt_name] = params
 
 
