@@ -80,6 +80,8 @@ def test_train_writes_a_complete_run_folder(run):
     index = (out / "index.html").read_text()
     assert "web/images/epoch001_iter0000004.png" in index and "eval/latest/index.html" in index
     _decodes(out / "web" / "images" / "epoch001_iter0000004.png")
+    assert "losses.png" in index  # the loss curves, plotted at the end of training
+    assert _decodes(out / "losses.png").ndim == 3
 
     metrics = json.loads((out / "eval" / "latest" / "metrics.json").read_text())
     assert set(metrics) == {"AtoB", "BtoA"}

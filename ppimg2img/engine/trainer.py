@@ -33,6 +33,7 @@ from ..utils.env import logger, peak_memory_mb, rng_state, set_device, set_rng_s
 from ..utils.image_io import image_to_array, list_images, load_image, save_image, tensor_to_image
 from . import distributed
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_file
+from .plots import plot_run_losses
 from .visual import save_grid, write_results_page, write_training_page
 
 
@@ -250,8 +251,12 @@ class Trainer:
             logger.warning("%d unreadable training image(s) were skipped (replaced by the next image):\n  %s",
                            len(self.skipped_files), "\n  ".join(sorted(self.skipped_files)))
         elapsed = time.time() - t_start
+        if self.is_main and self.iter > start_iter:
+            plot_run_losses(self.run_dir)  # losses.png next to losses.csv
         if self.iter > start_iter and self.iter % tcfg["visual_interval"] != 0:
             self.save_visuals()  # the final state, unless just saved
+        else:
+            self.write_training_page()  # links the new loss plot
         logger.info("training done: %d iterations in %.1f s (%.2f it/s), checkpoint %s",
                     self.iter - start_iter, elapsed, (self.iter - start_iter) / max(elapsed, 1e-9),
                     self.latest_path)
@@ -376,6 +381,8 @@ class Trainer:
         eval_dir = os.path.join(self.run_dir, "eval")
         tags = sorted(os.listdir(eval_dir)) if os.path.isdir(eval_dir) else []
         links = [(f"eval/{tag}/index.html", f"evaluation: {tag}") for tag in tags]
+        if os.path.exists(os.path.join(self.run_dir, "losses.png")):
+            links.append(("losses.png", "loss curves"))
         links += [("train.log", "train.log"), ("losses.csv", "losses.csv"), ("config.yaml", "config.yaml")]
         notes = [f"iteration {self.iter}, epoch {min(self.epoch, self.total_epochs)} of {self.total_epochs}"]
         write_training_page(self.run_dir, f"{self.cfg['name']}: training visuals", notes, links)
