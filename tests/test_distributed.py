@@ -79,7 +79,7 @@ def test_two_processes_train_like_one_process_with_the_global_batch(tmp_path):
     log = (run / "train.log").read_text()
     assert log.count("iter 3 |") == 1  # one process logs
     assert sorted(os.listdir(run)) == sorted(["checkpoints", "config.yaml", "eval", "index.html", "losses.csv",
-                                              "train.log", "web"])
+                                              "losses.png", "train.log", "web"])
     metrics = json.loads((run / "eval" / "latest" / "metrics.json").read_text())
     assert metrics["AtoB"]["images"] == 2  # each process translated one test image; process 0 reports both
     assert len([f for f in os.listdir(run / "eval" / "latest" / "AtoB" / "images") if "_fake_" in f]) == 2

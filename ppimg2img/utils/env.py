@@ -88,7 +88,7 @@ class _TqdmConsoleHandler(logging.StreamHandler):
     def emit(self, record):
         try:
             from tqdm import tqdm
-            tqdm.write(self.format(record), file=self.stream)
+            tqdm.write(self.format(record), file=sys.stdout)  # the current stdout, even if replaced since
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 
