@@ -18,10 +18,8 @@ interpreter (PyTorch installed, no Paddle needed), timed alternately with the ot
 benchmarks/README.md.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -338,19 +336,9 @@ def measure_family(family, args, threads, out_dir):
 
 
 def environment(args, threads):
-    import paddle
-
     from ppimg2img.export.inference import EXPORT_RECIPE
     return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["python", "benchmarks/predict.py", *sys.argv[1:]]),
-        "paddle": paddle.__version__, "paddle_commit": paddle.version.commit,
-        "paddle_onednn": bool(paddle.base.core.is_compiled_with_mkldnn()),
-        "python": platform.python_version(), "platform": platform.platform(), "cpu": _run.cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "threads": threads,
-        "flags": {k: v for k, v in sorted(_run.ENV_BEFORE_PADDLE.items())
-                  if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))},
+        **_run.base_environment("benchmarks/predict.py", threads),
         "inference_config": f"Paddle Inference Config: enable_mkldnn(), set_cpu_math_library_num_threads({threads}), "
                             f"IR optimisation on (default passes); export recipe {EXPORT_RECIPE} (reflect pads as "
                             f"slices + concat); input copy_from_cpu, output copy_to_cpu",

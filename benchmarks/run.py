@@ -86,12 +86,12 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def environment(args, threads):
-    """Paddle version, threads and flags: what the figures depend on."""
+def base_environment(script, threads):
+    """Paddle version, machine, threads and flags: what every benchmark's figures depend on."""
     import paddle
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "command": " ".join(["python", script, *sys.argv[1:]]),
         "paddle": paddle.__version__, "paddle_commit": paddle.version.commit,
         "paddle_onednn": bool(paddle.base.core.is_compiled_with_mkldnn()),
         "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
@@ -99,6 +99,13 @@ def environment(args, threads):
         "threads": threads,
         "flags": {k: v for k, v in sorted(ENV_BEFORE_PADDLE.items())
                   if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))},
+    }
+
+
+def environment(args, threads):
+    """:func:`base_environment` and this run's settings."""
+    return {
+        **base_environment("benchmarks/run.py", threads),
         "settings": {"quick": args.quick, "sizes": args.sizes, "repeats": args.repeats, "warmup": args.warmup,
                      "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
                      "fast": args.fast,

@@ -25,8 +25,6 @@ eager one. Not supported (``FastPathError``): ``gan_mode: wgangp`` (double backw
 families, multi-process training.
 """
 import contextlib
-import os
-import sys
 import types
 
 import numpy as np
@@ -35,6 +33,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..models.base import set_requires_grad
+from ..utils.env import discard_stdout
 
 #: the per-parameter Adam state, as Paddle names it in both modes (``<param name><suffix>``)
 ADAM_STATE = ("_moment1_0", "_moment2_0", "_beta1_pow_acc_0", "_beta2_pow_acc_0")
@@ -196,22 +195,6 @@ def _add_n_to_adds(program):
         if combine.result(0).use_empty():
             block.remove_op(combine)
     paddle.pir.reset_insertion_point_to_end()
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Paddle's oneDNN passes print 'ReduceMeanCheckIfOneDNNSupport' lines on stdout (C++) while a
-    program is compiled: keep them out of the training console."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(devnull)
-        os.close(saved)
 
 
 class _Program:
@@ -389,7 +372,7 @@ class StaticTrainStep:
                 for k, v in feed.items()}
         prog = self.programs(next(iter(feed.values())).shape[2:])[name]
         self._share(prog)
-        quiet = contextlib.nullcontext() if prog.compiled else _quiet_stdout()  # the first run compiles
+        quiet = contextlib.nullcontext() if prog.compiled else discard_stdout()  # the first run compiles
         with _onednn(), _static_mode(), paddle.static.scope_guard(self.scope), quiet:
             out = self.exe.run(prog.main, feed=feed, fetch_list=prog.fetch_list)
         prog.compiled = True

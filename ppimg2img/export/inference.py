@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tempfile
 import threading
 
@@ -26,6 +25,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..utils.env import discard_stdout
 from .paddle_graph import ExportError, export_generator, model_files
 
 logger = logging.getLogger("ppimg2img")
@@ -124,28 +124,6 @@ def inference_layers(net, pool_norm=True):
             parent._sub_layers[name] = sub
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Discard what C++ code prints on file descriptor 1 while inside: Paddle's oneDNN kernel
-    choice prints a 'ReduceMeanCheckIfOneDNNSupport' line per mean op of U-GAT-IT nets (no flag
-    turns it off) at a predictor's first run. Errors still arrive as exceptions, and glog writes
-    to stderr."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no real fd 1 (embedded interpreters): leave it alone
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
 class InferenceGenerator:
     """A generator exported by :func:`~ppimg2img.export.paddle_graph.export_generator`, run by
     Paddle Inference: oneDNN on CPU (``threads`` threads, None: every core this process may use,
@@ -189,7 +167,7 @@ class InferenceGenerator:
         self.device = device
         config.disable_glog_info()
         try:
-            with _quiet_stdout():
+            with discard_stdout():
                 self._predictor = paddle_infer.create_predictor(config)
         except Exception as err:  # Paddle's messages are long: keep the informative line
             raise ExportError(f"could not load the exported generator {graph} / {params}: "
@@ -206,8 +184,8 @@ class InferenceGenerator:
         with self._lock:
             self._input.reshape(list(x.shape))
             self._input.copy_from_cpu(x)
-            # oneDNN's kernel choice prints (see _quiet_stdout) come at the first run only
-            quiet = contextlib.nullcontext() if self._ran else _quiet_stdout()
+            # oneDNN's kernel choice prints (see utils.env.discard_stdout) come at the first run only
+            quiet = contextlib.nullcontext() if self._ran else discard_stdout()
             try:
                 with quiet:
                     self._predictor.run()

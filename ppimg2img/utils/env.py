@@ -1,4 +1,5 @@
 """Process set-up: threads, seeds, device, memory readings, logging."""
+import contextlib
 import logging
 import os
 import random
@@ -91,6 +92,27 @@ class _TqdmConsoleHandler(logging.StreamHandler):
             tqdm.write(self.format(record), file=sys.stdout)  # the current stdout, even if replaced since
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
+
+
+@contextlib.contextmanager
+def discard_stdout():
+    """Send file descriptor 1 to /dev/null inside the block: Paddle's C++ oneDNN passes print lines
+    such as 'ReduceMeanCheckIfOneDNNSupport' straight to stdout, and no flag turns them off. Errors
+    still arrive as exceptions; glog writes to stderr."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real fd 1 (embedded interpreters): leave it alone
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def setup_logging(log_file=None, level=logging.INFO):
