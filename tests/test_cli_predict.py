@@ -120,3 +120,18 @@ def test_photo2cartoon_application_resumes(tmp_path, capsys):
     assert app.main(args) == 0
     assert "0 of 1 images processed, 1 skipped" in capsys.readouterr().out
     assert (out / "portrait_photo2cartoon_cartoon.png").stat().st_mtime_ns == first
+
+
+def test_training_checkpoint_runs_at_its_crop_size(tmp_path):
+    """A run trained on 32 px crops translates at 32 px by default (the published models: 256)."""
+    from ppimg2img import CycleGANPredictor
+    from ppimg2img.config import load_config
+    from ppimg2img.engine.trainer import Trainer
+
+    from conftest import tiny_cyclegan_config
+
+    trainer = Trainer(load_config(tiny_cyclegan_config(tmp_path), ["train.max_iters=1"]))
+    trainer.train(progress=False)
+    predictor = CycleGANPredictor(weights=trainer.latest_path, backend="eager")
+    assert predictor.size == 32 and predictor.working_size(50, 70) == (32, 32)
+    assert CycleGANPredictor(weights=trainer.latest_path, backend="eager", size=48).size == 48

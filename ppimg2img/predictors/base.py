@@ -70,8 +70,9 @@ class BasePredictor:
             ``'eager'`` (Paddle dynamic graph), or ``'auto'`` (inference, falling back to eager
             with a warning when the export fails).
         batch_size: images per forward pass.
-        size: working side the generator runs at (default: the size the model was trained at);
-            every input is resized to it and the result resized back to the input's size.
+        size: working side the generator runs at (default: the size the model was trained at: the
+            crop size of a ppimg2img training run, 256 for the published models); every input is
+            resized to it and the result resized back to the input's size.
         native_size: run at the input's own size rounded to a size the network accepts instead of
             ``size`` (fully convolutional generators; the full U-GAT-IT takes its ``img_size`` only).
         skip_existing: with ``output_dir``, skip inputs whose outputs exist (resume a batch).
@@ -155,6 +156,12 @@ class BasePredictor:
         return 16 if self.arch == "photo2cartoon" else 4
 
     def _default_side(self):
+        """The full U-GAT-IT's ``img_size``; else the crop size of the training run when the weights
+        are a ppimg2img checkpoint; else the published models' size (256; unet_128: 128; U-GAT-IT: img_size)."""
+        full = self.arch in ("ugatit", "photo2cartoon") and not self.arch_kwargs.get("light", True)
+        trained = getattr(self.net, "ppimg2img_trained_size", None)
+        if trained and not full:
+            return trained
         if self.arch in ("ugatit", "photo2cartoon"):
             return int(self.arch_kwargs.get("img_size", 256))
         return {"unet_128": 128}.get(self.arch, 256)

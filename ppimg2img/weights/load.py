@@ -170,7 +170,20 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
     load_state_into(net, state, framework, source=where)
     net.eval()
     net.ppimg2img_arch = (arch, dict(arch_kwargs))
+    net.ppimg2img_trained_size = trained_size(obj)
     return net
+
+
+def trained_size(obj):
+    """The image side a ppimg2img training run trained at (its ``dataset.train.crop_size``), or
+    None when unknown (other files, or ``preprocess: none``: the run trained at the images' size)."""
+    if not _is_training_checkpoint(obj):
+        return None
+    train = (obj["config"].get("dataset") or {}).get("train") or {}
+    size = train.get("crop_size")
+    if train.get("preprocess") == "none" or not isinstance(size, int) or size <= 0:
+        return None
+    return size
 
 
 def _stored_arch(obj, key):
