@@ -399,14 +399,7 @@ def main(argv=None):
             print(f"{family} {r['backend']}: {status}", flush=True)
         print(f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
     results["environment"]["wall_s"] = time.perf_counter() - t_start
-    stem = "predict_quick" if args.quick else "predict"
-    with open(os.path.join(out_dir, stem + ".json"), "w") as f:
-        json.dump(results, f, indent=2)
-    table = markdown(results)
-    with open(os.path.join(out_dir, stem + ".md"), "w") as f:
-        f.write(table)
-    print("\n" + table)
-    print(f"written {os.path.join(out_dir, stem + '.json')} and .md ({results['environment']['wall_s']:.0f} s)")
+    _run.write_results(results, markdown(results), out_dir, "predict_quick" if args.quick else "predict")
     return 1 if any("error" in r for r in results["rows"]) else 0
 
 

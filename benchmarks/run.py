@@ -102,6 +102,16 @@ def base_environment(script, threads):
     }
 
 
+def write_results(results, table, out_dir, stem):
+    """``<stem>.json`` (every figure and the environment) and ``<stem>.md`` (``table``), and print the table."""
+    with open(os.path.join(out_dir, stem + ".json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(out_dir, stem + ".md"), "w") as f:
+        f.write(table)
+    print("\n" + table)
+    print(f"written {os.path.join(out_dir, stem + '.json')} and .md ({results['environment']['wall_s']:.0f} s)")
+
+
 def environment(args, threads):
     """:func:`base_environment` and this run's settings."""
     return {
@@ -319,14 +329,7 @@ def main(argv=None):
     add_ratios(results)
     results["environment"]["process_baseline_peak_mb"] = run_child({"kind": "idle"}).get("peak_mb")
     results["environment"]["wall_s"] = time.perf_counter() - t_start
-    stem = "benchmark_quick" if args.quick else "benchmark"
-    with open(os.path.join(out_dir, stem + ".json"), "w") as f:
-        json.dump(results, f, indent=2)
-    table = markdown(results)
-    with open(os.path.join(out_dir, stem + ".md"), "w") as f:
-        f.write(table)
-    print("\n" + table)
-    print(f"written {os.path.join(out_dir, stem + '.json')} and .md ({results['environment']['wall_s']:.0f} s)")
+    write_results(results, markdown(results), out_dir, "benchmark_quick" if args.quick else "benchmark")
     return 1 if failed else 0
 
 

@@ -29,13 +29,17 @@ class RunSummary:
     skipped: list = field(default_factory=list)
     failed: list = field(default_factory=list)
 
-    def __str__(self):
+    @property
+    def headline(self):
+        """One line: how many inputs were processed, skipped and failed."""
         text = f"{len(self.succeeded)} of {self.total} images processed"
         if self.skipped:
             text += f", {len(self.skipped)} skipped (already done)"
-        if self.failed:
-            text += f", {len(self.failed)} failed:\n" + "\n".join(f"  {s}: {m}" for s, m in self.failed)
-        return text
+        return text + (f", {len(self.failed)} failed" if self.failed else "")
+
+    def __str__(self):
+        """The headline, then every failed input with its message."""
+        return "\n".join([self.headline + (":" if self.failed else "")] + [f"  {s}: {m}" for s, m in self.failed])
 
 
 def _short_error(err):
@@ -130,21 +134,15 @@ class BasePredictor:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"weights file not found: {path} (give a .pth, .pdparams or .pdckpt file, "
                                         f"or model='<zoo name>': `ppimg2img models` lists them)")
-            return load_generator(path, key=self._checkpoint_key(path, key)), path
+            return load_generator(path, key=key), path
         name = model or self.default_model
         if name is None:
             raise ValueError(f"{type(self).__name__} needs model='<zoo name>' (see `ppimg2img models`) or "
                              f"weights='<file>'")
         from ..weights import zoo
 
-        net = load_generator(name) if key is None else load_generator(name, key=key)
+        net = load_generator(name, key=key)
         return net, zoo.converted_path(name) if key is None else zoo.weights_path(name)
-
-    @staticmethod
-    def _checkpoint_key(path, key):
-        """Direction keys apply to files holding several nets (training checkpoints, PaddleGAN
-        files); a bare state dict (the original .pth releases) holds one generator."""
-        return key
 
     # --- sizes ---------------------------------------------------------------------------------
     def _size_multiple(self):
@@ -204,15 +202,6 @@ class BasePredictor:
             folder, base = os.path.join(get_cache_dir(), "inference"), digest
         return os.path.join(folder, base, tag, "model")
 
-    def _fingerprint(self):
-        import paddle
-
-        st = os.stat(self.weights_file) if self.weights_file else None
-        parts = [self.arch, sorted(self.arch_kwargs.items()), self.direction, paddle.__version__]
-        if st:
-            parts += [st.st_size, st.st_mtime_ns]
-        return repr(parts)
-
     def _can_export(self):
         return True
 
@@ -225,10 +214,13 @@ class BasePredictor:
         from ..export.paddle_graph import ExportError
 
         try:
-            from ..export.inference import load_or_export
+            from ..export.inference import load_or_export, weights_fingerprint
 
+            arch = f"{self.arch} {sorted(self.arch_kwargs.items())} {self.direction}"
+            # the export's own stamp adds the Paddle version, input settings and file sizes
+            fingerprint = weights_fingerprint(self.weights_file, arch) if self.weights_file else arch
             fixed = self.size if self._size_multiple() is None else None
-            self._graph = load_or_export(self.net, self._export_prefix(), self._fingerprint(), input_nc=self.input_nc,
+            self._graph = load_or_export(self.net, self._export_prefix(), fingerprint, input_nc=self.input_nc,
                                          image_size=fixed, device=self.device, threads=self.threads)
         except (ExportError, ImportError, RuntimeError, OSError) as err:
             if backend == "inference":
@@ -394,5 +386,5 @@ class BasePredictor:
         from ..engine.visual import write_results_page
 
         columns = ["input"] + [s.strip("_") or "result" for s in self.output_suffixes()]
-        notes = [str(summary).splitlines()[0]] + [f"failed {s}: {m}" for s, m in summary.failed]
+        notes = [summary.headline] + [f"failed {s}: {m}" for s, m in summary.failed]
         write_results_page(self.output_dir, type(self).__name__, columns, rows, notes)

@@ -123,7 +123,7 @@ def _run(args, make_predictor):
         print(f"error: {err}", file=sys.stderr)
         return 2
     summary = predictor.summary
-    print(f"{summary}".splitlines()[0].rstrip(":") + f"; results: {os.path.join(args.output_dir, 'index.html')}")
+    print(f"{summary.headline}; results: {os.path.join(args.output_dir, 'index.html')}")
     for source, message in summary.failed:
         print(f"failed {source}: {message}", file=sys.stderr)
     return 1 if summary.failed else 0

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..faces.image import to_rgb_uint8
-from ..utils.image_io import is_image_file, list_images, load_image
+from ..utils.image_io import IMG_EXTENSIONS, is_image_file, list_images, load_image
 
 
 @dataclass
@@ -49,8 +49,7 @@ def _expand(item):
     if os.path.isdir(path):
         found = [(p, os.path.splitext(os.path.relpath(p, path))[0]) for p in list_images(path)]
         if not found:
-            raise FileNotFoundError(f"{path}: the folder holds no images (extensions "
-                                    f"{', '.join(('.jpg', '.png', '.bmp', '.tif', '.webp'))})")
+            raise FileNotFoundError(f"{path}: the folder holds no images ({', '.join(IMG_EXTENSIONS)})")
         return found, True
     if os.path.exists(path):
         return [(path, os.path.splitext(os.path.basename(path))[0])], False
