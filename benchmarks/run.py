@@ -2,11 +2,14 @@
 
     python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon] [--sizes 128 256]
                              [--repeats 3] [--warmup 1] [--threads N] [--only train infer data]
-                             [--output-dir benchmarks/results]
+                             [--fast] [--torch PYTHON] [--output-dir benchmarks/results]
 
 Measures, per family and size: the training step (batch 1), generator inference latency (batch 1)
 and throughput (batch 4) in eager mode and in Paddle Inference with oneDNN (from a paddle.jit.save
-export), and data-loader throughput with 0 and 2 workers. Every case runs in a fresh process (forked
+export), and data-loader throughput with 0 and 2 workers. ``--torch PYTHON`` adds a ``pytorch`` training
+row for CycleGAN and pix2pix: the original networks and step in PyTorch eager mode
+(benchmarks/torch_reference.py, run by that interpreter), the baseline of each Paddle row's "x PyTorch"
+ratios. Every case runs in a fresh process (forked
 from a server that imported Paddle once), so its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
 ``--warmup`` runs. Writes ``benchmark.json`` and ``benchmark.md`` (``benchmark_quick.*`` with
 ``--quick``: tiny nets, 2 repetitions, for CI) to the output folder. See benchmarks/README.md.
@@ -18,6 +21,7 @@ import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +33,8 @@ from _cases import DATASET_OF, FAMILIES, family_config  # noqa: E402
 
 KINDS = ("train", "infer", "data")
 FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
+TORCH_FAMILIES = ("cyclegan", "pix2pix")  # the families benchmarks/torch_reference.py has
+TORCH_REFERENCE = os.path.join(ROOT, "benchmarks", "torch_reference.py")
 BACKENDS = ("eager", "onednn")
 WORKERS = (0, 2)
 BATCHES = (1, 4)
@@ -49,6 +55,10 @@ def parse_args(argv=None):
     p.add_argument("--fast", action="store_true",
                    help="also measure the train.fast step (static programs on oneDNN, ppimg2img/engine/fast.py) "
                         "of the families that have one (%s), next to the eager step" % ", ".join(FAST_FAMILIES))
+    p.add_argument("--torch", metavar="PYTHON",
+                   help="a Python interpreter with PyTorch: adds a pytorch training row for %s (the original "
+                        "networks and step, benchmarks/torch_reference.py) and each Paddle row's time and peak "
+                        "memory as a ratio to it" % ", ".join(TORCH_FAMILIES))
     p.add_argument("--ngf", type=int, help="generator/discriminator width for every family "
                                            "(default: each family's published width; --quick: 4)")
     p.add_argument("--jobs", type=int, help="cases run at the same time (default 1; --quick: 2). Above 1 the "
@@ -118,7 +128,7 @@ def environment(args, threads):
         **base_environment("benchmarks/run.py", threads),
         "settings": {"quick": args.quick, "sizes": args.sizes, "repeats": args.repeats, "warmup": args.warmup,
                      "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
-                     "fast": args.fast,
+                     "fast": args.fast, "torch": args.torch,
                      "train_batch": 1, "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
                      "data_workers": list(WORKERS), "onednn_config": "Config.enable_mkldnn(), "
                      "set_cpu_math_library_num_threads(threads), IR optimisation on (default)"},
@@ -131,9 +141,10 @@ def build_cases(args, threads, export_dir, data_dirs):
     for size in args.sizes:
         if "train" in args.only:
             for f in args.families:  # the fast case follows its eager baseline (same chain, same conditions)
-                modes = ["eager"] + (["fast"] if args.fast and f in FAST_FAMILIES else [])
-                cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, "mode": m, **common}
-                          for m in modes]
+                modes = (["eager"] + (["fast"] if args.fast and f in FAST_FAMILIES else [])
+                         + (["pytorch"] if args.torch and f in TORCH_FAMILIES else []))
+                cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, "mode": m, **common,
+                           **({"interpreter": args.torch} if m == "pytorch" else {})} for m in modes]
         if "infer" in args.only:
             cases += [{"kind": "infer", "family": f, "size": size, "ngf": args.ngf, "backend": b,
                        "batches": list(BATCHES), "export_dir": export_dir, **common}
@@ -201,6 +212,34 @@ def run_child(case):
     return result
 
 
+def run_torch(case):
+    """The ``pytorch`` training row: benchmarks/torch_reference.py run by the ``--torch`` interpreter
+    (a process of its own, the environment as the user set it); ``{"error": ...}`` naming the
+    interpreter if it cannot run or has no PyTorch."""
+    python = case["interpreter"]
+    cmd = [python, TORCH_REFERENCE, "--family", case["family"], "--size", str(case["size"]),
+           "--threads", str(case["threads"]), "--warmup", str(case["warmup"]), "--repeats", str(case["repeats"])]
+    if case.get("ngf"):
+        cmd += ["--ngf", str(case["ngf"])]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV_BEFORE_PADDLE, cwd=ROOT)
+    except OSError as e:
+        return {"error": f"--torch {python}: cannot run this interpreter ({e.strerror or e}); pass the path of a "
+                         f"Python that has PyTorch installed, e.g. --torch /path/to/venv/bin/python"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        result = None
+    if not isinstance(result, dict):
+        tail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
+        return {"error": f"--torch {python}: {os.path.basename(TORCH_REFERENCE)} exited with code "
+                         f"{proc.returncode} without a result: {tail}"}
+    if "error" in result:
+        return {"error": f"--torch {python}: {result['error']}"}
+    return result
+
+
 def summarise(case, raw):
     """One result row: the case's identity, medians and the raw runs."""
     row = {k: v for k, v in case.items() if k not in ("threads", "warmup", "repeats", "export_dir", "dataroot",
@@ -221,14 +260,23 @@ def summarise(case, raw):
 
 
 def add_ratios(results):
-    """Same-run baselines: train.fast vs eager step and oneDNN vs eager inference (speed-up, >1 is faster),
-    2 workers vs 0."""
-    for r in results["train"]:
-        base = next((e for e in results["train"] if e.get("mode", "eager") == "eager" and e["family"] == r["family"]
+    """Same-run baselines: train.fast (and PyTorch) vs eager step and oneDNN vs eager inference (speed-up,
+    >1 is faster), 2 workers vs 0; each Paddle training row against the PyTorch row (time and peak
+    memory ratios: Paddle / PyTorch, >1 is Paddle slower or bigger)."""
+    def same(mode, r):
+        return next((e for e in results["train"] if e.get("mode", "eager") == mode and e["family"] == r["family"]
                      and e["size"] == r["size"] and "error" not in e), None)
-        if base and "error" not in r:
+
+    for r in results["train"]:
+        if "error" in r:
+            continue
+        base, torch_row = same("eager", r), same("pytorch", r)
+        if base:
             r["speedup_vs_eager"] = base["median_step_s"] / r["median_step_s"]
             r["peak_ratio_vs_eager"] = r["peak_mb"] / base["peak_mb"]
+        if torch_row and r.get("mode", "eager") != "pytorch":
+            r["time_ratio_vs_pytorch"] = r["median_step_s"] / torch_row["median_step_s"]
+            r["peak_ratio_vs_pytorch"] = r["peak_mb"] / torch_row["peak_mb"]
     for r in results["infer"]:
         base = next((e for e in results["infer"] if e["backend"] == "eager" and e["family"] == r["family"]
                      and e["size"] == r["size"] and "error" not in e), None)
@@ -259,16 +307,32 @@ def markdown(results):
              f"peak MB = peak resident memory of the process that measured the row "
              f"(an idle one: {env['process_baseline_peak_mb']:.0f} MB).", ""]
     if results["train"]:
+        torch_cols = bool(s.get("torch"))  # the "x PyTorch" columns only when --torch was given
         lines += ["## Training step (batch 1)", "",
-                  "| family | size | mode | generator | ngf | s/step | speed-up vs eager | img/s | peak MB |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| family | size | mode | generator | ngf | s/step | speed-up vs eager | img/s | peak MB |"
+                  + (" x PyTorch s/step | x PyTorch peak |" if torch_cols else ""),
+                  "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if torch_cols else "")]
         for r in results["train"]:
             mode = r.get("mode", "eager")
-            lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" if "error" in r else
-                         f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
+            if "error" in r:
+                lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" + (" | |" if torch_cols else ""))
+                continue
+            lines.append(f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
                          f"{r['median_step_s']:.3f} | {_ratio(r, 'speedup_vs_eager')} | {r['img_per_s']:.2f} | "
-                         f"{r['peak_mb']:.0f} |")
+                         f"{r['peak_mb']:.0f} |" + (f" {_ratio(r, 'time_ratio_vs_pytorch')} | "
+                                                    f"{_ratio(r, 'peak_ratio_vs_pytorch')} |" if torch_cols else ""))
         lines.append("")
+        torch_rows = [r for r in results["train"] if r.get("mode") == "pytorch"]
+        for r in torch_rows:
+            if "error" in r:
+                lines += [f"{r['family']} {r['size']} pytorch: {r['error'].splitlines()[0]}", ""]
+        ok = [r for r in torch_rows if "error" not in r]
+        if ok:
+            lines += [f"pytorch rows: PyTorch {ok[0]['torch']} eager, {ok[0]['torch_threads']} threads "
+                      f"(`{s['torch']}`), the original networks and optimize_parameters step "
+                      f"(benchmarks/torch_reference.py); their peak MB includes `import torch` "
+                      f"({ok[0]['import_peak_mb']:.0f} MB). x PyTorch = the row's s/step (peak MB) / the pytorch "
+                      f"row's of the same family and size in this run: above 1, Paddle is slower (bigger).", ""]
     if results["infer"]:
         lines += ["## Generator inference", "",
                   "| family | size | backend | latency ms (batch 1) | speed-up vs eager | img/s (batch 4) "
@@ -312,7 +376,7 @@ def main(argv=None):
     def run_chain(chain):
         for case in chain:
             t0 = time.perf_counter()
-            row = summarise(case, run_child(case))
+            row = summarise(case, run_torch(case) if case.get("mode") == "pytorch" else run_child(case))
             done.append(case)
             label = " ".join(str(case[k]) for k in ("kind", "family", "dataset", "size", "mode", "backend",
                                                     "workers") if k in case)
