@@ -110,7 +110,8 @@ class ResnetGenerator(nn.Module):
 
 class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level; all but the outermost return cat([x, model(x)]). The in-place LeakyReLU
-    that opens ``model`` also rewrites ``x``, so the skip carries LeakyReLU(x), as upstream."""
+    that opens ``model`` also rewrites ``x``, so the skip carries LeakyReLU(x), as upstream (the
+    same values and gradients as x would give: the parent applies ReLU to the concatenation)."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
                  norm="batch", use_dropout=False):

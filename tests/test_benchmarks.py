@@ -95,3 +95,154 @@ def test_bad_options_fail_before_measuring(capsys):
     assert (args.sizes, args.repeats, args.ngf) == ([128], 2, 4)
     args = run.parse_args([])
     assert (args.sizes, args.repeats, args.ngf, args.only) == ([128, 256], 3, None, ["train", "infer", "data"])
+
+
+# ---------------------------------------------------------------- --torch: the PyTorch reference row
+
+def _torch_python():
+    """An interpreter that can import torch: $PPIMG2IMG_TORCH_PYTHON or this one (CI has none: the
+    tests below that need it are skipped there)."""
+    for python in (os.environ.get("PPIMG2IMG_TORCH_PYTHON"), sys.executable):
+        if python and subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def _train_only(out, torch_python):
+    """A tiny run: pix2pix training step only, with ``--torch torch_python``."""
+    proc = subprocess.run([sys.executable, RUN, "--quick", "--families", "pix2pix", "--only", "train", "--jobs", "1",
+                           "--torch", torch_python, "--output-dir", str(out)],
+                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+    with open(out / "benchmark_quick.json") as f:
+        return proc, json.load(f), (out / "benchmark_quick.md").read_text()
+
+
+def test_missing_torch_interpreter_fails_only_its_row(tmp_path):
+    proc, results, md = _train_only(tmp_path, "/nonexistent/python")
+    assert proc.returncode == 1  # a failed row fails the run...
+    rows = {r["mode"]: r for r in results["train"]}
+    assert sorted(rows) == ["eager", "pytorch"]
+    eager, torch_row = rows["eager"], rows["pytorch"]
+    assert "error" not in eager and eager["median_step_s"] > 0 and eager["peak_mb"] > 0  # ...but not the others
+    assert "time_ratio_vs_pytorch" not in eager
+    assert torch_row["error"].startswith("--torch /nonexistent/python: cannot run this interpreter")
+    assert torch_row["interpreter"] == "/nonexistent/python" and results["environment"]["settings"]["torch"]
+    assert "| x PyTorch s/step | x PyTorch peak |" in md
+    assert "| pix2pix | 128 | eager | unet_128 | 4 |" in md and md.count("| pix2pix | 128 | pytorch | error |") == 1
+    assert "pix2pix 128 pytorch: --torch /nonexistent/python: cannot run this interpreter" in md
+    assert "FAILED --torch /nonexistent/python" in proc.stdout
+
+
+def test_interpreter_without_torch_is_named_in_the_error():
+    run = _load_run()
+    if _torch_python() == sys.executable:
+        pytest.skip("this interpreter has torch")
+    row = run.run_torch({"interpreter": sys.executable, "family": "pix2pix", "size": 128, "ngf": 4, "threads": 1,
+                         "warmup": 0, "repeats": 1})
+    assert row["error"].startswith(f"--torch {sys.executable}: {sys.executable} cannot import torch")
+    assert "No module named 'torch'" in row["error"] and "install PyTorch" in row["error"]
+
+
+def test_torch_reference_shares_a_paddle_free_cases_module():
+    """torch_reference.py imports family_config and the timing loop from _cases in an interpreter without
+    Paddle or NumPy: _cases must import without them."""
+    code = ("import sys; sys.modules['paddle'] = sys.modules['numpy'] = None; sys.path.insert(0, 'benchmarks'); "
+            "import _cases; print(_cases.family_config('cyclegan', 128)[1]['name'], "
+            "_cases.family_config('pix2pix', 256)[1]['name'], len(_cases._time(lambda: None, 1, 3)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["resnet_6blocks", "unet_256", "3"]
+
+
+@pytest.fixture(scope="module")
+def torch_python():
+    python = _torch_python()
+    if python is None:
+        pytest.skip("no interpreter with torch (set PPIMG2IMG_TORCH_PYTHON to one)")
+    return python
+
+
+def test_pytorch_row_and_ratios(torch_python, tmp_path):
+    proc, results, md = _train_only(tmp_path, torch_python)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["mode"]: r for r in results["train"]}
+    eager, torch_row = rows["eager"], rows["pytorch"]
+    assert torch_row["generator"] == "unet_128" and torch_row["ngf"] == 4 and len(torch_row["step_s"]) == 2
+    assert torch_row["torch_threads"] == results["environment"]["threads"]
+    assert 0 < torch_row["import_peak_mb"] < torch_row["peak_mb"]
+    assert all(abs(v) < 1e6 for v in torch_row["losses"].values()) and set(torch_row["losses"]) == {"G", "D"}
+    assert eager["time_ratio_vs_pytorch"] == pytest.approx(eager["median_step_s"] / torch_row["median_step_s"])
+    assert eager["peak_ratio_vs_pytorch"] == pytest.approx(eager["peak_mb"] / torch_row["peak_mb"])
+    assert torch_row["speedup_vs_eager"] == pytest.approx(eager["time_ratio_vs_pytorch"])  # eager s / PyTorch s
+    line = next(x for x in md.splitlines() if x.startswith("| pix2pix | 128 | eager |"))
+    assert line.endswith(f"| {eager['time_ratio_vs_pytorch']:.2f}x | {eager['peak_ratio_vs_pytorch']:.2f}x |")
+    assert "| pix2pix | 128 | pytorch | unet_128 | 4 |" in md and "pytorch rows: PyTorch " in md
+
+
+_FORWARD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import torch, torch_reference
+data = json.load(open(sys.argv[2]))
+nets, _ = torch_reference.build_nets(data["family"], data["size"], data["ngf"])
+out = {}
+for name, net in nets.items():
+    state = net.state_dict()
+    # Paddle's BatchNorm buffers are _mean/_variance; num_batches_tracked has no Paddle twin
+    names = {k: k.replace("running_mean", "_mean").replace("running_var", "_variance")
+             for k in state if not k.endswith("num_batches_tracked")}
+    missing = sorted(set(data["weights"][name]) ^ set(names.values()))
+    assert not missing, (name, missing[:5])
+    net.load_state_dict({k: torch.tensor(data["weights"][name][p]).reshape(state[k].shape) for k, p in names.items()},
+                        strict=False)
+    net.eval()
+    x = torch.tensor(data["inputs"][name]).reshape(data["shapes"][name])
+    with torch.no_grad():
+        out[name] = net(x).flatten().tolist()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("family, size", [("cyclegan", 64), ("pix2pix", 128)])
+def test_pytorch_nets_equal_paddle_nets(torch_python, tmp_path, family, size):
+    """The PyTorch reference nets are the Paddle nets: same parameter names and shapes, and the same
+    outputs for the same weights (eval mode: running BatchNorm statistics, no dropout)."""
+    import numpy as np
+    import paddle
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from _cases import family_config
+
+    from ppimg2img.models import MODELS
+
+    name, gen, dis = family_config(family, size, ngf=4)
+    model = MODELS[name](gen, dis)
+    rng = np.random.default_rng(0)
+    data = {"family": family, "size": size, "ngf": 4, "weights": {}, "inputs": {}, "shapes": {}}
+    expected = {}
+    for key, net in model.nets.items():
+        net.eval()
+        for pname, p in net.named_parameters():  # activations of both signs near 1 (unlike N(0, 0.02) weights)
+            if len(p.shape) > 1:
+                bound = 1.5 / np.sqrt(np.prod(p.shape[1:]))
+                p.set_value(rng.uniform(-bound, bound, p.shape).astype("float32"))
+            elif pname.endswith(("weight", "_variance")):  # BatchNorm scales and running variances
+                p.set_value(rng.uniform(0.5, 1.5, p.shape).astype("float32"))
+            else:  # biases and running means
+                p.set_value(rng.uniform(-0.5, 0.5, p.shape).astype("float32"))
+        channels = 6 if key == "netD" else 3  # pix2pix's conditional D sees (A, B)
+        x = rng.uniform(-1, 1, (1, channels, size, size)).astype("float32")
+        data["weights"][key] = {k: v.numpy().ravel().tolist() for k, v in net.state_dict().items()}
+        data["inputs"][key], data["shapes"][key] = x.ravel().tolist(), list(x.shape)
+        expected[key] = net(paddle.to_tensor(x)).numpy().ravel()
+    (tmp_path / "nets.json").write_text(json.dumps(data))
+    proc = subprocess.run([torch_python, "-c", _FORWARD, os.path.join(ROOT, "benchmarks"), str(tmp_path / "nets.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        assert np.abs(expected[key]).mean() > 0.05, key  # outputs that weights and skips matter to
+        # float32 differences between the frameworks are <= 5e-6 here; one LeakyReLU slope of the innermost
+        # U-Net level changed from 0.2 to 0.1 moves the output by 3e-5
+        np.testing.assert_allclose(np.asarray(got[key], "float32"), expected[key], rtol=0, atol=1e-5, err_msg=key)
