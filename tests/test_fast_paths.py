@@ -6,7 +6,7 @@ import paddle.nn.functional as F
 import pytest
 
 from ppimg2img.config import ConfigError, load_config
-from ppimg2img.engine.fast import FastPathError, _conv_transpose_as_convs, _pad
+from ppimg2img.engine.fast import FastPathError, _conv_transpose_as_matmul, _pad
 from ppimg2img.engine.trainer import Trainer
 from ppimg2img.models import MODELS
 from ppimg2img.utils.env import set_seed
@@ -119,12 +119,12 @@ def test_exact_formulations_of_pad_and_transposed_convolution():
     x = paddle.to_tensor(np.random.default_rng(0).normal(size=(2, 5, 7, 9)).astype("float32"))
     for mode in ("constant", "reflect", "replicate"):
         np.testing.assert_array_equal(_pad(x, [1, 2, 3, 0], mode).numpy(), F.pad(x, [1, 2, 3, 0], mode=mode).numpy())
-    # ResNet generator, U-Net, then odd output sides, stride 3, kernel = stride, phases past the end (1x1)
+    # ResNet generator, U-Net, then odd output sides, stride 3, kernel = stride, dilation; also one-pixel inputs
     settings = ((3, 2, 1, 1), (4, 2, 1, 0), (3, 2, 1, 0), (5, 3, 2, 1), (3, 1, 1, 0), (2, 2, 0, 0), (3, 3, 0, 2))
     for x in (x, x[:1, :, :1, :1]):
-        for k, s, p, op in settings:
-            layer = paddle.nn.Conv2DTranspose(5, 6, k, stride=s, padding=p, output_padding=op)
-            y = _conv_transpose_as_convs(layer, x)
+        for k, s, p, op, d in [setting + (1,) for setting in settings] + [(3, 2, 1, 1, 2)]:
+            layer = paddle.nn.Conv2DTranspose(5, 6, k, stride=s, padding=p, output_padding=op, dilation=d)
+            y = _conv_transpose_as_matmul(layer, x)
             assert y.shape == layer(x).shape, (k, s, p, op)
             np.testing.assert_allclose(y.numpy(), layer(x).numpy(), atol=1e-5, err_msg=str((k, s, p, op)))
 

@@ -128,71 +128,31 @@ def _batch_norm_forward(layer, x):
     return out
 
 
-def _phases(n, kernel, stride, padding, output_padding):
-    """Per output phase r (outputs r, r + s, r + 2s, ...) of a transposed convolution along one axis
-    (dilation 1): (kernel taps in correlation order, first input position, number of outputs).
-    Output o = s * i - p + k, so phase r uses the taps k = k0, k0 + s, ... (k0 = (r + p) mod s) and
-    its m-th output is the sum over those taps of x[m + (r + p - k) / s] * w[k]: a plain
-    correlation of x with the taps reversed, starting at input position (r + p - k_last) / s."""
-    out = (n - 1) * stride - 2 * padding + kernel + output_padding
-    phases = []
-    for r in range(stride):
-        taps = list(range((r + padding) % stride, kernel, stride))[::-1]
-        count = -(-(out - r) // stride)  # ceil
-        phases.append((taps, (r + padding - taps[0]) // stride, count))
-    return out, phases
-
-
-def _conv_transpose_as_convs(layer, x, output_size=None):
-    """``Conv2DTranspose.forward`` written as ``stride**2`` convolutions, one per output phase, whose
-    results are interleaved ("sub-pixel" form): oneDNN's transposed convolution has no backward
-    (inference only). Each phase is an ordinary convolution of the input with the kernel taps that
-    reach it (:func:`_phases`; for k4 s2 p1, 2x2 taps) and asymmetric zero padding: the same
-    products as the transposed convolution, without multiplying inserted zeros. Groups 1,
-    dilation 1, NCHW, fixed sides."""
+def _conv_transpose_as_matmul(layer, x, output_size=None):
+    """``Conv2DTranspose.forward`` as one matrix product and a ``fold`` (col2im), for the static
+    programs: oneDNN's transposed convolution has no backward (inference only). Every input pixel's
+    Cin values times the kernel, read as a [Cin, Cout * kh * kw] matrix in its own layout, give that
+    pixel's kh x kw patch of outputs; ``fold`` adds the overlapping patches at stride spacing, less the
+    padding. The same products as the transposed convolution, and no kernel reordering: the backward
+    is two matrix products and an ``unfold``. Groups 1, NCHW, fixed sides."""
     if output_size is not None or layer._groups != 1 or layer._data_format != "NCHW":
         raise FastPathError("train.fast: transposed convolutions with output_size, groups or NHWC are not supported")
-    pad, (sh, sw) = layer._padding, _pair(layer._stride)
+    pad = layer._padding
     if not (isinstance(pad, int) or (len(pad) == 2 and all(isinstance(p, int) for p in pad))):
         raise FastPathError(f"train.fast: transposed convolution padding {pad!r} is not supported")
-    (ph, pw), (oph, opw), (kh, kw) = _pair(pad), _pair(layer.output_padding), layer.weight.shape[2:]
-    if _pair(layer._dilation) != [1, 1] or kh < sh or kw < sw or ph >= kh or pw >= kw:
-        raise FastPathError("train.fast: transposed convolutions need dilation 1, kernel >= stride and "
-                            "padding < kernel")
-    (h, w), channels = x.shape[2:], layer.weight.shape[1]
-    out_h, rows = _phases(h, kh, sh, ph, oph)
-    out_w, cols = _phases(w, kw, sw, pw, opw)
-    phases = [(row, col) for row in rows for col in cols]
-    max_h, max_w = rows[0][2], cols[0][2]  # phase 0 has the most outputs
-    # the taps of every phase, as [Cout, Cin, taps_h, taps_w] kernels: one gather of whole [Cout, Cin] tap
-    # slices (each tap belongs to one phase; gather and split have cheap backwards, unlike flips or slices)
-    order = [th * kw + tw for (taps_h, _, _), (taps_w, _, _) in phases for th in taps_h for tw in taps_w]
-    taps = paddle.gather(layer.weight.transpose([2, 3, 1, 0]).reshape([kh * kw, channels, -1]),
-                         paddle.to_tensor(np.array(order, "int64")), axis=0)
-    taps = paddle.split(taps, [len(row[0]) * len(col[0]) for row, col in phases], axis=0)
-    images = []
-    for ((taps_h, first_h, count_h), (taps_w, first_w, count_w)), kernel in zip(phases, taps):
-        if count_h == 0 or count_w == 0:  # a phase past the output's end (tiny inputs): zeros, cropped below
-            images.append(paddle.zeros_like(images[0]))  # phase (0, 0) comes first and is never empty
-            continue
-        kernel = kernel.reshape([len(taps_h), len(taps_w), channels, -1]).transpose([2, 3, 0, 1])
-        xi, padding = x, []
-        for axis, first, count, ntaps, size in ((2, first_h, count_h, len(taps_h), h),
-                                                (3, first_w, count_w, len(taps_w), w)):
-            last = first + count + ntaps - 2  # the last input position the phase reads
-            if first > 0 or last < size - 1:
-                xi = paddle.slice(xi, [axis], [max(first, 0)], [min(last + 1, size)])
-            padding += [max(-first, 0), max(last - (size - 1), 0)]
-        y = F.conv2d(xi, kernel, bias=layer.bias, padding=padding)
-        if count_h < max_h or count_w < max_w:  # odd output sides: pad to phase 0's size, cropped below
-            y = _pad(y, [0, max_w - count_w, 0, max_h - count_h])
-        images.append(y.unsqueeze(1))
-    # [N, sh * sw, C, H', W'] -> [N, C, H', sh, W', sw] -> [N, C, H' * sh, W' * sw]
-    y = paddle.concat(images, axis=1).reshape([-1, sh, sw, channels, max_h, max_w])
-    y = y.transpose([0, 3, 4, 1, 5, 2]).reshape([-1, channels, max_h * sh, max_w * sw])
-    if max_h * sh != out_h or max_w * sw != out_w:
-        y = y[:, :, :out_h, :out_w]
-    return y
+    (sh, sw), (dh, dw), (ph, pw), (oph, opw) = (_pair(v) for v in (layer._stride, layer._dilation, pad,
+                                                                   layer.output_padding))
+    cin, cout, kh, kw = layer.weight.shape
+    h, w = x.shape[2:]
+    out_h, out_w = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1, (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    weight = layer.weight.reshape([cin, cout * kh * kw])
+    if h * w == 1:  # oneDNN's batched matmul_grad gives a wrong weight gradient for one pixel: a plain product
+        cols = paddle.matmul(x.reshape([-1, cin]), weight).unsqueeze(2)
+    else:  # [Cout * kh * kw, Cin] x [N, Cin, H * W]
+        cols = paddle.matmul(weight, x.reshape([-1, cin, h * w]), transpose_x=True)
+    # F.fold itself refuses the static programs' unknown batch size
+    y = paddle._C_ops.fold(cols, [out_h, out_w], [kh, kw], [sh, sw], [ph, pw, ph, pw], [dh, dw])
+    return y if layer.bias is None else y + layer.bias.reshape([1, -1, 1, 1])
 
 
 #: ops without side effects that ``init_weights`` leaves in a static main program (their results unused)
@@ -228,7 +188,6 @@ def _add_n_to_adds(program):
             if len(value.shape) < 2:  # oneDNN's batch_norm_grad gives scale/bias gradients no oneDNN
                 total, value = paddle.assign(total), paddle.assign(value)  # op accepts: plain copies
             total = paddle.add(total, value)
-        total = paddle.assign(total)
         op.result(0).replace_all_uses_with(total)
         block.remove_op(op)
         if combine.result(0).use_empty():
@@ -251,7 +210,7 @@ class _Program:
             for net in self.twin.nets.values():
                 for layer in net.sublayers(include_self=True):
                     if isinstance(layer, nn.Conv2DTranspose):
-                        layer.forward = types.MethodType(_conv_transpose_as_convs, layer)
+                        layer.forward = types.MethodType(_conv_transpose_as_matmul, layer)
                     elif isinstance(layer, nn.Pad2D):
                         layer.forward = types.MethodType(_pad2d_forward, layer)
                     elif isinstance(layer, nn.BatchNorm2D):
