@@ -74,30 +74,28 @@ def _pair(v):
 
 
 def _border(x, n, axis, before, mode):
-    """The ``n`` rows (axis 2) or columns (axis 3) that pad3d puts before/after ``x``."""
+    """The ``n`` rows (axis 2) or columns (axis 3) that pad3d puts before/after ``x``, as a list of
+    one-row slices (reflect: in mirrored order, so no flip op; Paddle's is slow) or copies."""
     size = x.shape[axis]
     if mode == "reflect":  # mirror without the edge: x[n..1] before, x[size-2..size-1-n] after
         if n >= size:
             raise FastPathError(f"train.fast: reflection padding {n} needs sides above {n}, got {size}")
-        start, stop = (1, n + 1) if before else (size - 1 - n, size - 1)
-        return paddle.flip(paddle.slice(x, [axis], [start], [stop]), [axis])
+        rows = range(n, 0, -1) if before else range(size - 2, size - 2 - n, -1)
+        return [paddle.slice(x, [axis], [i], [i + 1]) for i in rows]
     edge = paddle.slice(x, [axis], [0 if before else size - 1], [1 if before else size])
-    if mode == "replicate":
-        return paddle.concat([edge] * n, axis=axis)
-    return paddle.concat([paddle.zeros_like(edge)] * n, axis=axis)  # zeros
+    return [edge if mode == "replicate" else paddle.zeros_like(edge)] * n
 
 
 def _pad(x, pad, mode="constant"):
-    """``F.pad(x, [left, right, top, bottom], mode)`` (NCHW; constant pads are zeros) with slices,
-    flips and one concat per axis: the same values, and a backward that works under oneDNN
-    (pad3d's returns zeros there in Paddle 3.3.1; a 0/1-matrix product gave wrong results from the
-    second call on)."""
+    """``F.pad(x, [left, right, top, bottom], mode)`` (NCHW; constant pads are zeros) with slices
+    and one concat per axis: the same values, and a backward that works under oneDNN (pad3d's
+    returns zeros there in Paddle 3.3.1; a 0/1-matrix product gave wrong results from the second
+    call on)."""
     left, right, top, bottom = (int(v) for v in pad)
     for before, after, axis in ((left, right, 3), (top, bottom, 2)):
-        parts = ([_border(x, before, axis, True, mode)] if before else []) + [x] + (
-            [_border(x, after, axis, False, mode)] if after else [])
-        if len(parts) > 1:
-            x = paddle.concat(parts, axis=axis)
+        if before or after:
+            x = paddle.concat(_border(x, before, axis, True, mode) + [x] + _border(x, after, axis, False, mode),
+                              axis=axis)
     return x
 
 
