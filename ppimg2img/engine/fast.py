@@ -75,13 +75,15 @@ def _pair(v):
 
 def _border(x, n, axis, before, mode):
     """The ``n`` rows (axis 2) or columns (axis 3) that pad3d puts before/after ``x``, as a list of
-    one-row slices (reflect: in mirrored order, so no flip op; Paddle's is slow) or copies."""
+    tensors to concatenate. Reflect: one slice, flipped only if it has several rows (Paddle's flip is
+    slow; one slice per row would be slower still: each slice's gradient is a full-size tensor)."""
     size = x.shape[axis]
     if mode == "reflect":  # mirror without the edge: x[n..1] before, x[size-2..size-1-n] after
         if n >= size:
             raise FastPathError(f"train.fast: reflection padding {n} needs sides above {n}, got {size}")
-        rows = range(n, 0, -1) if before else range(size - 2, size - 2 - n, -1)
-        return [paddle.slice(x, [axis], [i], [i + 1]) for i in rows]
+        start, stop = (1, n + 1) if before else (size - 1 - n, size - 1)
+        rows = paddle.slice(x, [axis], [start], [stop])
+        return [paddle.flip(rows, [axis]) if n > 1 else rows]
     edge = paddle.slice(x, [axis], [0 if before else size - 1], [1 if before else size])
     return [edge if mode == "replicate" else paddle.zeros_like(edge)] * n
 
