@@ -314,13 +314,13 @@ def markdown(results):
                   "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if torch_cols else "")]
         for r in results["train"]:
             mode = r.get("mode", "eager")
-            if "error" in r:
-                lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" + (" | |" if torch_cols else ""))
-                continue
-            lines.append(f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
+            vs_torch = (f" {_ratio(r, 'time_ratio_vs_pytorch')} | {_ratio(r, 'peak_ratio_vs_pytorch')} |"
+                        if torch_cols else "")
+            lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" + " |" * (2 * torch_cols)
+                         if "error" in r else
+                         f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
                          f"{r['median_step_s']:.3f} | {_ratio(r, 'speedup_vs_eager')} | {r['img_per_s']:.2f} | "
-                         f"{r['peak_mb']:.0f} |" + (f" {_ratio(r, 'time_ratio_vs_pytorch')} | "
-                                                    f"{_ratio(r, 'peak_ratio_vs_pytorch')} |" if torch_cols else ""))
+                         f"{r['peak_mb']:.0f} |" + vs_torch)
         lines.append("")
         torch_rows = [r for r in results["train"] if r.get("mode") == "pytorch"]
         for r in torch_rows:
@@ -328,11 +328,12 @@ def markdown(results):
                 lines += [f"{r['family']} {r['size']} pytorch: {r['error'].splitlines()[0]}", ""]
         ok = [r for r in torch_rows if "error" not in r]
         if ok:
-            lines += [f"pytorch rows: PyTorch {ok[0]['torch']} eager, {ok[0]['torch_threads']} threads "
-                      f"(`{s['torch']}`), the original networks and optimize_parameters step "
-                      f"(benchmarks/torch_reference.py); their peak MB includes `import torch` "
-                      f"({ok[0]['import_peak_mb']:.0f} MB). x PyTorch = the row's s/step (peak MB) / the pytorch "
-                      f"row's of the same family and size in this run: above 1, Paddle is slower (bigger).", ""]
+            lines += [f"pytorch rows: PyTorch {ok[0]['torch']} eager (`{s['torch']}`), "
+                      f"torch.set_num_threads({ok[0]['torch_threads']}), the original networks and "
+                      f"optimize_parameters step (benchmarks/torch_reference.py); their peak MB includes "
+                      f"`import torch` ({ok[0]['import_peak_mb']:.0f} MB). x PyTorch = the row's s/step (peak MB) / "
+                      f"the pytorch row's of the same family and size in this run: above 1, Paddle is slower "
+                      f"(bigger).", ""]
     if results["infer"]:
         lines += ["## Generator inference", "",
                   "| family | size | backend | latency ms (batch 1) | speed-up vs eager | img/s (batch 4) "
