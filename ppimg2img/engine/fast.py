@@ -428,8 +428,11 @@ def _pix2pix(prog):
     tw.forward()
     d_losses = tw.discriminator_losses()
     prog.minimize("D", (d_losses["D_fake"] + d_losses["D_real"]) * 0.5)
-    # D is not frozen here (as upstream does before its G step): only G is updated by the G step
-    # either way, and oneDNN's batch_norm_grad fails when its scale/bias gradients are not wanted
+    # upstream freezes D for its G step; here only D's convolutions are (no weight gradients to compute):
+    # oneDNN's batch_norm_grad fails when its scale/bias gradients are not wanted. Only G is updated either way
+    for layer in tw.nets["netD"].sublayers():
+        if isinstance(layer, nn.Conv2D):
+            set_requires_grad([layer], False)
     g_losses = tw.generator_losses()
     prog.minimize("G", g_losses["G_GAN"] + g_losses["G_L1"])
     return {**d_losses, **g_losses, "image_fake_B": tw.fake_B}
