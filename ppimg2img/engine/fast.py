@@ -155,6 +155,16 @@ def _conv_transpose_as_matmul(layer, x, output_size=None):
     return y if layer.bias is None else y + layer.bias.reshape([1, -1, 1, 1])
 
 
+def _plain_gradient_activation(forward):
+    """An activation ``forward`` (ReLU, LeakyReLU after InstanceNorm) whose output passes through a
+    plain copy, so that its gradient arrives in plain NCHW layout, as its forward value is (Paddle's
+    instance norm is not a oneDNN kernel): with a blocked/NHWC gradient from the next convolution,
+    oneDNN's activation backward falls back to its reference kernel, ~40x slower."""
+    def plain(layer, x):
+        return paddle.assign(forward(layer, x))
+    return plain
+
+
 #: ops without side effects that ``init_weights`` leaves in a static main program (their results unused)
 _PURE_INIT_OPS = {"pd_op.gaussian", "pd_op.uniform", "pd_op.full", "pd_op.full_int_array", "pd_op.truncated_gaussian"}
 
@@ -215,6 +225,11 @@ class _Program:
                         layer.forward = types.MethodType(_pad2d_forward, layer)
                     elif isinstance(layer, nn.BatchNorm2D):
                         layer.forward = types.MethodType(_batch_norm_forward, layer)
+                    elif isinstance(layer, nn.Sequential):  # activations right after an instance norm
+                        children = list(layer.children())
+                        for norm, act in zip(children, children[1:]):
+                            if isinstance(norm, nn.InstanceNorm2D) and isinstance(act, (nn.ReLU, nn.LeakyReLU)):
+                                act.forward = types.MethodType(_plain_gradient_activation(type(act).forward), act)
             self.fetch = body(self)
             _add_n_to_adds(self.main)
             _remove_dead_init_ops(self.main)
