@@ -6,7 +6,7 @@ import paddle.nn.functional as F
 import pytest
 
 from ppimg2img.config import ConfigError, load_config
-from ppimg2img.engine.fast import FastPathError, _conv_transpose_as_matmul, _pad
+from ppimg2img.engine.fast import FastPathError, _conv_transpose_as_matmul, _onednn, _pad, _static_mode
 from ppimg2img.engine.trainer import Trainer
 from ppimg2img.models import MODELS
 from ppimg2img.utils.env import set_seed
@@ -128,6 +128,40 @@ def test_exact_formulations_of_pad_and_transposed_convolution():
             y = _conv_transpose_as_matmul(layer, x)
             assert y.shape == layer(x).shape, (k, s, p, op)
             np.testing.assert_allclose(y.numpy(), layer(x).numpy(), atol=1e-5, err_msg=str((k, s, p, op)))
+
+
+@pytest.mark.parametrize("side", [1, 3])  # one pixel: the unbatched product (oneDNN's batched matmul_grad is wrong there)
+def test_transposed_convolution_gradients_under_onednn(side):
+    """The replacement's input and weight gradients in a static program on oneDNN, batch 2, equal the
+    eager conv2d_transpose's."""
+    rng = np.random.default_rng(side)
+    x_value = rng.normal(size=(2, 6, side, side)).astype("float32")
+    target = rng.normal(size=(2, 4, 2 * side, 2 * side)).astype("float32")
+    layer = paddle.nn.Conv2DTranspose(6, 4, 4, stride=2, padding=1)
+    weight, bias = layer.weight.numpy(), layer.bias.numpy()
+
+    with _static_mode():
+        main, startup = paddle.static.Program(), paddle.static.Program()
+        with paddle.static.program_guard(main, startup):
+            x = paddle.static.data("x", [-1, 6, side, side], "float32")
+            x.stop_gradient = False
+            twin = paddle.nn.Conv2DTranspose(6, 4, 4, stride=2, padding=1)
+            loss = ((_conv_transpose_as_matmul(twin, x) - paddle.to_tensor(target)) ** 2).mean()
+            grads = paddle.static.gradients(loss, [x, twin.weight])
+        exe, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
+        with paddle.static.scope_guard(scope):
+            exe.run(startup)
+            scope.find_var(twin.weight.name).get_tensor().set(weight, paddle.CPUPlace())
+            scope.find_var(twin.bias.name).get_tensor().set(bias, paddle.CPUPlace())
+            with _onednn():
+                got = exe.run(main, feed={"x": x_value}, fetch_list=[loss, *grads])
+
+    xe = paddle.to_tensor(x_value, stop_gradient=False)
+    expected = ((layer(xe) - paddle.to_tensor(target)) ** 2).mean()
+    expected.backward()
+    np.testing.assert_allclose(got[0], expected.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got[1], xe.grad.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got[2], layer.weight.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_unsupported_settings_are_refused():
