@@ -152,39 +152,17 @@ def worker(case, conn):
 
 def torch_worker(size, ngf, n_blocks, threads, batches, warmup):
     """PyTorch reference (run by the ``--torch`` interpreter): CycleGAN's ResNet generator as in the
-    original code (reflection pads, InstanceNorm2d without affine, ReLU), timed on request. Same
+    original code (benchmarks/torch_reference.py), timed on request. Same
     line protocol as :func:`worker`, over stdin/stdout as JSON lines."""
     import resource
 
     import torch
-    from torch import nn
+
+    from torch_reference import ResnetGenerator  # the original network, as the training-step reference
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-
-    def block(dim):
-        return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
-                             nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
-
-    class Residual(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.conv_block = block(dim)
-
-        def forward(self, x):
-            return x + self.conv_block(x)
-
-    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
-    for i in range(2):
-        m = 2 ** i
-        layers += [nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1), nn.InstanceNorm2d(ngf * m * 2), nn.ReLU(True)]
-    layers += [Residual(ngf * 4) for _ in range(n_blocks)]
-    for i in range(2):
-        m = 2 ** (2 - i)
-        layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, 1, output_padding=1),
-                   nn.InstanceNorm2d(ngf * m // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
-    net = nn.Sequential(*layers).eval()
+    net = ResnetGenerator(ngf, n_blocks).eval()
     inputs = {b: torch.rand(b, 3, size, size) * 2 - 1 for b in batches}
     out = sys.stdout
 

@@ -155,14 +155,12 @@ def _conv_transpose_as_matmul(layer, x, output_size=None):
     return y if layer.bias is None else y + layer.bias.reshape([1, -1, 1, 1])
 
 
-def _plain_gradient_activation(forward):
-    """An activation ``forward`` (ReLU, LeakyReLU after InstanceNorm) whose output passes through a
+def _plain_gradient_activation(layer, x):
+    """An activation's ``forward`` (ReLU, LeakyReLU after InstanceNorm) with its output passed through a
     plain copy, so that its gradient arrives in plain NCHW layout, as its forward value is (Paddle's
     instance norm is not a oneDNN kernel): with a blocked/NHWC gradient from the next convolution,
     oneDNN's activation backward falls back to its reference kernel, ~40x slower."""
-    def plain(layer, x):
-        return paddle.assign(forward(layer, x))
-    return plain
+    return paddle.assign(type(layer).forward(layer, x))
 
 
 #: ops without side effects that ``init_weights`` leaves in a static main program (their results unused)
@@ -229,7 +227,7 @@ class _Program:
                         children = list(layer.children())
                         for norm, act in zip(children, children[1:]):
                             if isinstance(norm, nn.InstanceNorm2D) and isinstance(act, (nn.ReLU, nn.LeakyReLU)):
-                                act.forward = types.MethodType(_plain_gradient_activation(type(act).forward), act)
+                                act.forward = types.MethodType(_plain_gradient_activation, act)
             self.fetch = body(self)
             _add_n_to_adds(self.main)
             _remove_dead_init_ops(self.main)
@@ -445,9 +443,7 @@ def _pix2pix(prog):
     prog.minimize("D", (d_losses["D_fake"] + d_losses["D_real"]) * 0.5)
     # upstream freezes D for its G step; here only D's convolutions are (no weight gradients to compute):
     # oneDNN's batch_norm_grad fails when its scale/bias gradients are not wanted. Only G is updated either way
-    for layer in tw.nets["netD"].sublayers():
-        if isinstance(layer, nn.Conv2D):
-            set_requires_grad([layer], False)
+    set_requires_grad([layer for layer in tw.nets["netD"].sublayers() if isinstance(layer, nn.Conv2D)], False)
     g_losses = tw.generator_losses()
     prog.minimize("G", g_losses["G_GAN"] + g_losses["G_L1"])
     return {**d_losses, **g_losses, "image_fake_B": tw.fake_B}
