@@ -113,11 +113,11 @@ class CycleGANModel(BaseModel):
         D_A, D_B = self.nets["netD_A"], self.nets["netD_B"]
         self.forward()
         set_requires_grad([D_A, D_B], False)
-        self.optimizers["G"].clear_grad()
+        self.zero_grad("G")
         losses = self.backward_G()
         self.optimizers["G"].step()
         set_requires_grad([D_A, D_B], True)
-        self.optimizers["D"].clear_grad()
+        self.zero_grad("D")
         fake_B = self.fake_B_pool.query(self.fake_B.detach())
         losses["D_A"] = self.backward_D(D_A, self.real_B, fake_B)
         fake_A = self.fake_A_pool.query(self.fake_A.detach())

@@ -97,11 +97,11 @@ class Pix2PixModel(BaseModel):
         netD = self.nets["netD"]
         self.forward()
         set_requires_grad([netD], True)
-        self.optimizers["D"].clear_grad()
+        self.zero_grad("D")
         losses = self.backward_D()
         self.optimizers["D"].step()
         set_requires_grad([netD], False)
-        self.optimizers["G"].clear_grad()
+        self.zero_grad("G")
         losses.update(self.backward_G())
         self.optimizers["G"].step()
         return {k: float(losses[k]) for k in ("G_GAN", "G_L1", "D_real", "D_fake")}

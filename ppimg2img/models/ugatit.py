@@ -142,7 +142,7 @@ class UGATITModel(BaseModel):
         D = [self.nets[k] for k in ("disGA", "disGB", "disLA", "disLB")]
         values = {}
 
-        self.optimizers["D"].clear_grad()
+        self.zero_grad("D")
         with paddle.no_grad():
             fake_A2B = G[0](self.real_A)[0]
             fake_B2A = G[1](self.real_B)[0]
@@ -153,7 +153,7 @@ class UGATITModel(BaseModel):
         self.optimizers["D"].step()
 
         set_requires_grad(D, False)
-        self.optimizers["G"].clear_grad()
+        self.zero_grad("G")
         values.update(self.backward_generators())
         self.optimizers["G"].step()
         set_requires_grad(D, True)

@@ -6,6 +6,7 @@ layer, so state_dict keys equal the PyTorch ones ('model.1.weight',
 """
 import paddle.nn as nn
 
+from .conv import BandedConv2D
 from .norm import get_norm_layer, uses_bias
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
@@ -55,7 +56,7 @@ class ResnetGenerator(nn.Layer):
         bias_attr = None if use_bias else False
 
         model = [nn.Pad2D(3, mode="reflect"),
-                 nn.Conv2D(input_nc, ngf, 7, padding=0, bias_attr=bias_attr),
+                 BandedConv2D(input_nc, ngf, 7, padding=0, bias_attr=bias_attr),
                  norm_layer(ngf), nn.ReLU()]
         n_downsampling = 2
         for i in range(n_downsampling):
@@ -70,7 +71,7 @@ class ResnetGenerator(nn.Layer):
             model += [nn.Conv2DTranspose(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
                                          output_padding=1, bias_attr=bias_attr),
                       norm_layer(ngf * mult // 2), nn.ReLU()]
-        model += [nn.Pad2D(3, mode="reflect"), nn.Conv2D(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        model += [nn.Pad2D(3, mode="reflect"), BandedConv2D(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*model)
 
     def forward(self, x):

@@ -14,6 +14,8 @@ import paddle
 import paddle.nn as nn
 from paddle.nn import initializer as I
 
+from .conv import BandedConv2D
+
 
 def upsample_nearest2x(x):
     """Nearest-neighbour x2 upsampling of NCHW ``x`` (``nn.Upsample(scale_factor=2)``), without an
@@ -34,7 +36,8 @@ def _instance_norm(dim):
 
 
 def _conv(cin, cout, k, stride=1, bias=False, groups=1):
-    return nn.Conv2D(cin, cout, k, stride=stride, padding=0, groups=groups, bias_attr=None if bias else False)
+    # unpadded (the nets pad first); banded in eager CPU runs to bound im2col memory (nets/conv.py)
+    return BandedConv2D(cin, cout, k, stride=stride, padding=0, groups=groups, bias_attr=None if bias else False)
 
 
 def torch_default_init(net):
