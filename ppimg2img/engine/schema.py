@@ -75,7 +75,7 @@ CONFIG_SCHEMA = Section({
         "fast": Field(bool, False, help="CPU: run each training step as static programs on oneDNN kernels "
                                         "(CycleGAN, pix2pix, colorization; 2-4x faster, same losses and updates "
                                         "within float rounding, dropout masks from another random stream; "
-                                        "1.4-2x the memory, a 20-60 s build at the first step; "
+                                        "1.4-2.2x the memory, a 20-60 s build at the first step; "
                                         "single process, not with gan_mode wgangp). See ppimg2img/engine/fast.py"),
         "eval_epoch_interval": Field(int, None, minimum=1,
                                      help="also evaluate on dataset.test every N epochs (eval/epoch_NNN/)"),
