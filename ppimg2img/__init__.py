@@ -25,7 +25,10 @@ except ImportError as _err:  # pragma: no cover - exercised in a paddle-free sub
 # set it (``--threads`` / config ``threads`` override at run time). Setting the variable before
 # the import would do the same but makes Paddle print a warning on every start.
 from .utils.env import set_threads as _set_threads  # noqa: E402
+from .utils.env import use_mkl_avx2_on_amd as _use_mkl_avx2_on_amd  # noqa: E402
 
+# MKL's AVX2 kernels on AMD CPUs (MKL_DEBUG_CPU_TYPE=5): eager convolutions ~2x faster
+_use_mkl_avx2_on_amd()
 _set_threads(None)
 
 # Top-level API, imported on first use so that ``import ppimg2img`` stays light.

@@ -285,6 +285,44 @@ def test_default_threads_follow_omp_num_threads():
     assert one.stdout.split()[-1] == "1"
 
 
+AMD_CPUINFO = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+
+
+def test_mkl_avx2_kernels_only_for_amd_cpus_with_avx2():
+    from ppimg2img.utils.env import mkl_cpu_type
+    assert mkl_cpu_type(AMD_CPUINFO) == "5"
+    assert mkl_cpu_type(AMD_CPUINFO.replace(" avx2", "")) is None  # AVX2 kernels would crash there
+    assert mkl_cpu_type(AMD_CPUINFO.replace("AuthenticAMD", "GenuineIntel")) is None  # MKL picks well itself
+    assert mkl_cpu_type("") is None
+
+
+def test_mkl_cpu_type_set_unless_the_user_set_one(tmp_path, monkeypatch):
+    from ppimg2img.utils.env import use_mkl_avx2_on_amd
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(AMD_CPUINFO)
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE", raising=False)
+    assert use_mkl_avx2_on_amd(str(cpuinfo)) == "5" and os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
+    monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "2")
+    assert use_mkl_avx2_on_amd(str(cpuinfo)) == "2" and os.environ["MKL_DEBUG_CPU_TYPE"] == "2"
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE")
+    assert use_mkl_avx2_on_amd(str(tmp_path / "missing")) is None and "MKL_DEBUG_CPU_TYPE" not in os.environ
+
+
+def test_import_sets_mkl_cpu_type_for_this_cpu():
+    """A fresh ``import ppimg2img`` sets the variable exactly when this machine's CPU calls for it."""
+    from ppimg2img.utils.env import mkl_cpu_type
+    try:
+        with open("/proc/cpuinfo") as f:
+            expected = mkl_cpu_type(f.read())
+    except OSError:
+        expected = None
+    code = "import os, ppimg2img; print(os.environ.get('MKL_DEBUG_CPU_TYPE'))"
+    env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}
+    env["PYTHONPATH"] = ROOT
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split()[-1] == str(expected)
+
+
 # --- model zoo commands: ppimg2img download / models / download-dataset, tools/download_weights.py ---
 
 @pytest.fixture

@@ -160,8 +160,14 @@ def test_train_step_with_face_id_loss(facenet_file):
     assert all(np.isfinite(v) for v in losses.values()) and 0 < losses["faceid_A"] <= 2
     for k, v in m.facenet.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), frozen[k], err_msg=k)  # frozen: weights and BN statistics
-    unchanged = {n for (n, p), b in zip(m.nets["genA2B"].named_parameters(), g_before) if np.array_equal(p.numpy(), b)}
-    assert len(unchanged) == 4 * 14 and all(".ConvBlock4." in n for n in unchanged)  # the unused projections
+    params = dict(m.nets["genA2B"].named_parameters())
+    unchanged = {n for (n, p), b in zip(params.items(), g_before) if np.array_equal(p.numpy(), b)}
+    unused = {n for n in params if ".ConvBlock4." in n}  # the unused projections
+    assert len(unused) == 4 * 14 and unused <= unchanged
+    # anything else unchanged is a rho that the clipper held at its bound: Adam's first step moves it by
+    # lr either way, and the sign of its gradient on this tiny model flips with float rounding
+    for n in unchanged - unused:
+        assert n.endswith(".rho") and set(np.unique(params[n].numpy())) <= {0.0, 1.0}, n
     assert float(m.nets["genB2A"].DecodeBlock2.norm2.w_gamma.min()) == 0.0  # WClipper ran
     # the face-ID loss reaches the generators: it changes the gradient of genA2B
     for n in ("disGA", "disGB", "disLA", "disLB"):
