@@ -99,6 +99,14 @@ def cpu_model():
 def base_environment(script, threads):
     """Paddle version, machine, threads and flags: what every benchmark's figures depend on."""
     import paddle
+    from ppimg2img.utils.env import mkl_cpu_type
+    flags = {k: v for k, v in sorted(ENV_BEFORE_PADDLE.items())
+             if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))}
+    if "MKL_DEBUG_CPU_TYPE" not in flags and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            mkl = mkl_cpu_type(f.read())
+        if mkl:  # what ``import ppimg2img`` sets in every case's process (utils/env.use_mkl_avx2_on_amd)
+            flags["MKL_DEBUG_CPU_TYPE"] = f"{mkl} (set by ppimg2img)"
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", script, *sys.argv[1:]]),
@@ -107,8 +115,7 @@ def base_environment(script, threads):
         "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "threads": threads,
-        "flags": {k: v for k, v in sorted(ENV_BEFORE_PADDLE.items())
-                  if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))},
+        "flags": flags,
     }
 
 
