@@ -99,14 +99,12 @@ def cpu_model():
 def base_environment(script, threads):
     """Paddle version, machine, threads and flags: what every benchmark's figures depend on."""
     import paddle
-    from ppimg2img.utils.env import mkl_cpu_type
+
+    import ppimg2img  # noqa: F401 - its import sets MKL_DEBUG_CPU_TYPE on AMD CPUs, as in every case's process
     flags = {k: v for k, v in sorted(ENV_BEFORE_PADDLE.items())
              if k.startswith(("FLAGS_", "OMP_", "MKL_", "DNNL_", "ONEDNN_", "KMP_", "OPENBLAS_"))}
-    if "MKL_DEBUG_CPU_TYPE" not in flags and os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            mkl = mkl_cpu_type(f.read())
-        if mkl:  # what ``import ppimg2img`` sets in every case's process (utils/env.use_mkl_avx2_on_amd)
-            flags["MKL_DEBUG_CPU_TYPE"] = f"{mkl} (set by ppimg2img)"
+    if "MKL_DEBUG_CPU_TYPE" not in flags and os.environ.get("MKL_DEBUG_CPU_TYPE"):
+        flags["MKL_DEBUG_CPU_TYPE"] = os.environ["MKL_DEBUG_CPU_TYPE"] + " (set by ppimg2img)"
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", script, *sys.argv[1:]]),

@@ -73,8 +73,8 @@ CONFIG_SCHEMA = Section({
         "sync_batchnorm": Field(bool, False, help="multi-process runs: BatchNorm statistics over the global "
                                                   "batch (SyncBatchNorm, GPU); no effect in one process"),
         "fast": Field(bool, False, help="CPU: run each training step as static programs on oneDNN kernels "
-                                        "(CycleGAN, pix2pix, colorization; CycleGAN steps 2.3-2.5x faster, pix2pix no faster; same losses and updates "
-                                        "within float rounding, dropout masks from another random stream; "
+                                        "(CycleGAN, pix2pix, colorization; CycleGAN steps 2.3-2.5x faster, pix2pix no "
+                                        "faster; same losses and updates within float rounding, dropout masks from another random stream; "
                                         "1.4-2.2x the memory, a 20-60 s build at the first step; "
                                         "single process, not with gan_mode wgangp). See ppimg2img/engine/fast.py"),
         "eval_epoch_interval": Field(int, None, minimum=1,

@@ -72,8 +72,8 @@ class BaseModel:
     def set_fast(self, on=True):
         """Run ``train_step`` as static programs on oneDNN kernels (``train.fast``, see
         ppimg2img/engine/fast.py): same losses, gradients and updates within float rounding; CycleGAN
-        steps ~2.5x faster on CPU (pix2pix: no faster than eager). The parameters stay shared with ``self.nets``; the Adam moments live
-        in the programs and are read/written through ``state_dict``/``set_state_dict``."""
+        steps ~2.5x faster on CPU (pix2pix: no faster than eager). The parameters stay shared with
+        ``self.nets``; the Adam moments live in the programs and are read/written through ``state_dict``/``set_state_dict``."""
         from ..engine.fast import StaticTrainStep
         if on and self.fast_step is None:
             self.fast_step = StaticTrainStep(self)

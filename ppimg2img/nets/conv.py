@@ -49,4 +49,3 @@ class BandedConv2D(nn.Conv2D):
         if out_h <= 1 or row_bytes * out_h <= BAND_BYTES:
             return None
         return max(1, BAND_BYTES // row_bytes)
-
