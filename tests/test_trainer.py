@@ -205,22 +205,29 @@ def test_multi_tensor_adam_matches_per_parameter_adam():
 
 
 def test_ctrl_c_finishes_the_iteration_and_saves(tmp_path):
+    """Ctrl-C during iteration 3 finishes it, saves 'latest' at iteration 3 and stops.
+
+    No timing: a before_step hook raises SIGINT at the start of iteration 3. signal.raise_signal
+    delivers it to this thread and runs the Python handler before returning (raise() plus
+    PyErr_CheckSignals), which the hook asserts, so the iteration the signal lands in is known."""
     import signal
     t = _trainer(tmp_path, "int", **{"train.max_iters": 8})
-    real_step = t.model.train_step
-    calls = {"n": 0}
+    seen = []
 
-    def step():
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of iteration 3
-        return real_step()
+    def ctrl_c_at_iteration_3(trainer):
+        seen.append(trainer.iter + 1)  # the iteration about to run
+        if trainer.iter == 2:
+            assert not trainer.interrupted
+            signal.raise_signal(signal.SIGINT)
+            assert trainer.interrupted  # the trainer's handler ran: it finishes this iteration
 
-    t.model.train_step = step
+    t.before_step.append(ctrl_c_at_iteration_3)
+    before = signal.getsignal(signal.SIGINT)  # whatever this process had; the trainer restores it
     t.train(progress=False)
+    assert seen == [1, 2, 3]
     assert t.interrupted and t.iter == 3
     assert load_file(t.latest_path)["iter"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is before  # handler restored
 
 
 def test_unreadable_training_image_is_reported_at_the_end(tmp_path, caplog):

@@ -116,6 +116,9 @@ class Trainer:
         self.epoch_loss = 0.0  # sum of this epoch's losses, for the 'plateau' LR policy
         self.latest_path = os.path.join(self.run_dir, "checkpoints", "latest.pdckpt")
         self._train_loader = None
+        # callables hook(trainer) run before each training step (trainer.iter = iterations done);
+        # the tests use one to send Ctrl-C at a known iteration instead of timing a signal
+        self.before_step = []
 
     def _enable_fast(self):
         """``train.fast``: the training step as static programs on oneDNN (engine/fast.py)."""
@@ -277,6 +280,8 @@ class Trainer:
             data_time = t0 - t_data
             self.model.set_input(batch)
             self.skipped_files.update(line for item in batch.get("skipped", []) for line in item.split("\n") if line)
+            for hook in self.before_step:
+                hook(self)
             t_step = time.time()
             losses = self.model.train_step()
             self._compute_times.append(time.time() - t_step)
