@@ -37,14 +37,18 @@ def atomic_save(obj, path):
 
 
 def load_file(path):
+    """Read a ``.pdckpt``/``.pdparams`` file through the restricted reader: tensors come back as
+    NumPy arrays and nothing in the file runs (``paddle.load`` would unpickle it unrestricted).
+    Raises ``UnsafeCheckpointError`` for a file that asks for anything else."""
+    from ..weights.reader import CheckpointReadError, read_checkpoint
+
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: checkpoint not found. Pass the path of a .pdckpt/.pdparams "
                               f"file, for example output/<run>/checkpoints/latest.pdckpt")
     try:
-        return paddle.load(path)
-    except Exception as err:  # paddle raises assorted types for corrupt files
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err}). "
-                              f"The file may be truncated or not a Paddle checkpoint.") from None
+        return read_checkpoint(path)
+    except CheckpointReadError as err:
+        raise CheckpointError(f"{err}. Use another checkpoint (checkpoints/ keeps one per saved epoch).") from None
 
 
 def _param_names(optimizer):

@@ -86,10 +86,31 @@ def set_device(device=None):
 def rng_state():
     """Every random state a resumed run needs to continue exactly."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "paddle": paddle.get_rng_state("cpu")}
+             "paddle": _plain_generator_states(paddle.get_rng_state("cpu"))}
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
-        state["paddle_cuda"] = paddle.get_cuda_rng_state()
+        state["paddle_cuda"] = _plain_generator_states(paddle.get_cuda_rng_state())
     return state
+
+
+def _plain_generator_states(states):
+    """Paddle's GeneratorState objects as their pickled state tuples (ints and lists of ints),
+    so a checkpoint needs no Paddle class to be read back by the restricted reader."""
+    return [s.__getstate__() for s in states]
+
+
+def _generator_states(states):
+    """The inverse of ``_plain_generator_states``; also takes the live objects and the reader's
+    stand-ins (``GeneratorStateData``) for checkpoints written before states were plain."""
+    out = []
+    for s in states:
+        if isinstance(s, paddle.base.libpaddle.GeneratorState):
+            out.append(s)
+            continue
+        plain = getattr(s, "state", s)
+        obj = paddle.base.libpaddle.GeneratorState.__new__(paddle.base.libpaddle.GeneratorState)
+        obj.__setstate__(tuple(plain))
+        out.append(obj)
+    return out
 
 
 def set_rng_state(state):
@@ -97,10 +118,10 @@ def set_rng_state(state):
     a GPU machine resumes on a CPU, without bit-exact dropout)."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    paddle.set_rng_state(state["paddle"], "cpu")
+    paddle.set_rng_state(_generator_states(state["paddle"]), "cpu")
     cuda = state.get("paddle_cuda")
     if cuda and paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() == len(cuda):
-        paddle.set_cuda_rng_state(cuda)
+        paddle.set_cuda_rng_state(_generator_states(cuda))
     elif cuda:
         logger.warning("the checkpoint's GPU random states do not fit this machine; dropout masks "
                        "will differ from an uninterrupted run")

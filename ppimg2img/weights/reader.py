@@ -18,6 +18,7 @@ import collections
 import io
 import os
 import pickle
+import pickletools
 import struct
 import tarfile
 import zipfile
@@ -138,9 +139,22 @@ ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
-# Paddle's RNG state object in ppimg2img's .pdckpt files: not needed to read weights, never built
-ALLOWED_GLOBALS[("paddle.base.libpaddle", "GeneratorState")] = _Inert
-ALLOWED_GLOBALS[("paddle.fluid.libpaddle", "GeneratorState")] = _Inert
+
+
+class GeneratorStateData:
+    """Stands for Paddle's ``GeneratorState`` (the RNG state in ppimg2img's older ``.pdckpt``
+    files): keeps the plain state tuple it was pickled with (ints), never builds Paddle's object.
+    ``ppimg2img.utils.env.set_rng_state`` restores from it."""
+
+    def __init__(self, *args):
+        self.state = None
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+ALLOWED_GLOBALS[("paddle.base.libpaddle", "GeneratorState")] = GeneratorStateData
+ALLOWED_GLOBALS[("paddle.fluid.libpaddle", "GeneratorState")] = GeneratorStateData
 ALLOWED_GLOBALS.update({("torch", name): _StorageType(name, dt) for name, dt in TORCH_STORAGE_DTYPES.items()})
 # an UntypedStorage saved on its own (torch >= 2): raw bytes
 ALLOWED_GLOBALS[("torch.storage", "UntypedStorage")] = _StorageType("UntypedStorage", np.uint8)
@@ -313,8 +327,12 @@ def read_checkpoint(path):
 
 
 def _looks_like_legacy_torch(head):
-    """The legacy stream opens with the pickled magic number (a LONG1 opcode)."""
+    """The legacy stream opens with the pickled magic number (PROTO, then a LONG1 opcode).
+    Decided from the opcodes alone (``pickletools.genops`` decodes, it never executes)."""
     try:
-        return pickle.Unpickler(io.BytesIO(head)).load() == _LEGACY_MAGIC
-    except Exception:
-        return False
+        for opcode, arg, _ in pickletools.genops(io.BytesIO(head)):
+            if opcode.name != "PROTO":
+                return opcode.name in ("LONG1", "LONG4", "LONG", "INT") and arg == _LEGACY_MAGIC
+    except Exception:  # a truncated head or bytes that are not a pickle
+        pass
+    return False
