@@ -16,7 +16,7 @@ from ppimg2img.nets import build_generator
 from ppimg2img.predictors.inputs import collect_inputs
 from ppimg2img.utils.image_io import image_to_array, load_image, save_image, tensor_to_image
 
-from conftest import ROOT, tiny_cyclegan_config
+from conftest import ROOT, assert_images_close, tiny_cyclegan_config
 
 SCRIPT = os.path.join(ROOT, "applications", "translate_images.py")
 _spec = importlib.util.spec_from_file_location("translate_images", SCRIPT)
@@ -160,7 +160,8 @@ def test_failing_image_is_reported_and_batch_continues(tmp_path, rgb_checkpoint,
 
 def test_grayscale_model(tmp_path, capsys):
     """A is grayscale (input_nc 1), B is RGB: AtoB feeds G_A the image converted with PIL 'L'
-    (as the training dataset does), BtoA feeds G_B the RGB image and writes a gray result."""
+    (as the training dataset does), BtoA feeds G_B the RGB image and writes a gray result.
+    A wrong conversion (RGB mean instead of 'L', a channel dropped) is far more than 1 grey level."""
     ckpt = train_tiny(tmp_path, ["model.generator.input_nc=1", "model.generator.output_nc=3",
                                  "dataset.train.input_nc=1", "dataset.train.output_nc=3",
                                  "dataset.test.input_nc=1", "dataset.test.output_nc=3",
@@ -179,6 +180,8 @@ def test_grayscale_model(tmp_path, capsys):
         with paddle.no_grad():
             expected = tensor_to_image(net(paddle.to_tensor(image_to_array(x)[None]))[0])
         result = load_image(str(out / "p.png"))
-        assert np.array_equal(result, expected)
+        # the script runs the exported graph on oneDNN, the reference is eager mode: two paths
+        # whose float32 rounding differs by CPU (AVX-512 vs AVX2), so 1 grey level and 50 dB
+        assert_images_close(result, expected, what=direction)
         if out_nc == 1:  # a one-channel result is saved as gray RGB
             assert (result == result[..., :1]).all()
