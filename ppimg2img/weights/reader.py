@@ -26,8 +26,9 @@ import zipfile
 import numpy as np
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """The checkpoint's pickle asks for a global outside the allowed set (it could run code)."""
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """The checkpoint's pickle asks for a global outside the allowed set (it could run code).
+    A ValueError too, so commands report it in one line as bad input."""
 
 
 class CheckpointReadError(OSError):
