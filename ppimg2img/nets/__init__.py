@@ -6,23 +6,31 @@ with their defaults; the config validator relies on that.
 import difflib
 import inspect
 
+from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .init import init_weights
 from .norm import get_norm_layer, uses_bias
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
 from .photo2cartoon import Photo2CartoonGenerator
 from .resnet_generator import ResnetBlock, ResnetGenerator
 from .ugatit import UGATITDiscriminator, UGATITGenerator
-from .unet_generator import UnetGenerator, UnetSkipConnectionBlock
+from .unet_generator import EVAL_STATS, UnetGenerator, UnetSkipConnectionBlock, eval_stats_of, set_eval_stats
 
 
-def resnet_9blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect"):
-    """ResnetGenerator with 9 residual blocks (upstream default for 256x256 images)."""
-    return ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=9, padding_type=padding_type)
+def resnet_9blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect",
+                   eval_stats="running"):
+    """ResnetGenerator with 9 residual blocks (upstream default for 256x256 images).
+    ``eval_stats``: what a BatchNorm normalises with in eval mode, ``'running'`` or ``'batch'``
+    (PaddleGAN's BatchNorm; see :func:`set_eval_stats`)."""
+    net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=9, padding_type=padding_type)
+    return set_eval_stats(net, eval_stats)
 
 
-def resnet_6blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect"):
-    """ResnetGenerator with 6 residual blocks (upstream choice for 128x128 images)."""
-    return ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=6, padding_type=padding_type)
+def resnet_6blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect",
+                   eval_stats="running"):
+    """ResnetGenerator with 6 residual blocks (upstream choice for 128x128 images); ``eval_stats``
+    as :func:`resnet_9blocks`."""
+    net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=6, padding_type=padding_type)
+    return set_eval_stats(net, eval_stats)
 
 
 def basic(input_nc=3, ndf=64, norm="instance"):
@@ -30,14 +38,20 @@ def basic(input_nc=3, ndf=64, norm="instance"):
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
 
 
-def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True):
-    """U-Net with 8 downsamplings for 256x256 images (pix2pix default: BatchNorm, dropout)."""
-    return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout)
+def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, skip_activation=True,
+             eval_stats="running"):
+    """U-Net with 8 downsamplings for 256x256 images (pix2pix default: BatchNorm, dropout).
+    ``skip_activation``: True = the original PyTorch U-Net's skips (LeakyReLU(x), its in-place
+    LeakyReLU), False = PaddleGAN's (x). ``eval_stats``: ``'running'`` or ``'batch'`` statistics
+    for BatchNorm in eval mode (PaddleGAN's pix2pix: ``'batch'``)."""
+    return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout, skip_activation, eval_stats)
 
 
-def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True):
-    """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout)."""
-    return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout)
+def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, skip_activation=True,
+             eval_stats="running"):
+    """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout);
+    ``skip_activation`` and ``eval_stats`` as :func:`unet_256`."""
+    return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout, skip_activation, eval_stats)
 
 
 GENERATORS = {
@@ -47,6 +61,7 @@ GENERATORS = {
     "unet_128": unet_128,
     "ugatit": UGATITGenerator,
     "photo2cartoon": Photo2CartoonGenerator,
+    "dcgan": DCGANGenerator,
 }
 
 DISCRIMINATORS = {
@@ -54,6 +69,7 @@ DISCRIMINATORS = {
     "n_layers": NLayerDiscriminator,
     "pixel": PixelDiscriminator,
     "ugatit": UGATITDiscriminator,
+    "dcgan": DCGANDiscriminator,
 }
 
 

@@ -11,9 +11,19 @@ Block layout (k4 s2 p1 convolutions everywhere)::
     middle:    [LeakyReLU(0.2), downconv, norm, submodule, ReLU, upconv, norm, (Dropout 0.5)]
     innermost: [LeakyReLU(0.2), downconv, ReLU, upconv, norm]
 
-Non-outermost blocks return ``concat([x, block(x)])`` (the skip connection). The original's
-LeakyReLU is in-place, so the skip carries LeakyReLU(x) rather than x; that is reproduced here
-(checked against an output of the original network).
+Non-outermost blocks return ``concat([skip, block(x)])``. Two publishers, two skips:
+
+- ``skip_activation=True`` (default): the original's LeakyReLU is in-place, so it also changes
+  ``x`` and the skip carries LeakyReLU(x), not x (checked against an output of the original
+  network). Every file of junyanz/pytorch-CycleGAN-and-pix2pix needs this.
+- ``skip_activation=False``: PaddleGAN's ``UnetSkipConnectionBlock`` (ppgan/models/generators/
+  unet.py) uses a non-in-place ``nn.LeakyReLU(0.2)``, so its skip carries x itself. PaddleGAN's
+  pix2pix files need this (``load_generator`` picks it for them).
+
+``eval_stats`` says which statistics BatchNorm normalises with in eval mode: ``'running'`` (the
+original's ``test.py --eval``, and ppimg2img's default) or ``'batch'``: the batch's own, as
+PaddleGAN's BatchNorm (``trainable_statistics=True``, ppgan/modules/norm.py) does at test time.
+See :func:`set_eval_stats`.
 """
 import paddle
 import paddle.nn as nn
@@ -21,14 +31,83 @@ import paddle.nn.functional as F
 
 from .norm import get_norm_layer, uses_bias
 
+EVAL_STATS = ("running", "batch")
+
+
+class _EvalBatchStats:
+    """Mixed in front of a BatchNorm class by :func:`set_eval_stats`: in eval mode the layer
+    normalises with the statistics of the batch it is given (biased variance, as training does)
+    and leaves its running statistics untouched; in training mode it is the BatchNorm it was."""
+
+    def forward(self, x):
+        if self.training:
+            return super().forward(x)
+        axes = [0] + list(range(2, len(x.shape)))  # NCHW: every axis but the channels
+        centred = x - _mean(x, axes)
+        var = _mean(centred * centred, axes)  # two passes: no cancellation
+        shape = [1, -1] + [1] * (len(x.shape) - 2)
+        out = centred / paddle.sqrt(var + self._epsilon)
+        if self.weight is not None:
+            out = out * self.weight.reshape(shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(shape)
+        return out
+
+
+def _mean(x, axes):
+    # one axis at a time: each float32 sum runs over one side, not a whole plane
+    for axis in sorted(axes, reverse=True):
+        x = x.mean(axis=axis, keepdim=True)
+    return x
+
+
+_BATCH_STATS_CLASSES = {}
+
+
+def _batch_stats_class(base):
+    if base not in _BATCH_STATS_CLASSES:
+        _BATCH_STATS_CLASSES[base] = type(f"EvalBatchStats{base.__name__}", (_EvalBatchStats, base), {})
+    return _BATCH_STATS_CLASSES[base]
+
+
+def _batch_norms(net):
+    return [layer for layer in net.sublayers(include_self=True)
+            if isinstance(layer, nn.layer.norm._BatchNormBase)]
+
+
+def set_eval_stats(net, mode):
+    """Choose what every BatchNorm layer of ``net`` normalises with in eval mode:
+    ``'running'`` (its running mean/variance, Paddle's and PyTorch's eval default) or ``'batch'``
+    (the current batch's mean/variance, as PaddleGAN's BatchNorm with ``trainable_statistics=True``;
+    unlike Paddle's ``use_global_stats=False``, which also updates the running statistics on every
+    eval call, the running statistics are left as they are). Training mode is not affected.
+    Works on any network (the discriminators too); returns ``net``."""
+    if mode not in EVAL_STATS:
+        raise ValueError(f"eval_stats must be one of {', '.join(map(repr, EVAL_STATS))}, got {mode!r}")
+    for layer in _batch_norms(net):
+        cls = type(layer)
+        base = cls.__mro__[2] if issubclass(cls, _EvalBatchStats) else cls  # the BatchNorm class it was
+        layer.__class__ = _batch_stats_class(base) if mode == "batch" else base
+    if hasattr(net, "eval_stats"):
+        net.eval_stats = mode
+    return net
+
+
+def eval_stats_of(net):
+    """``'batch'`` if the BatchNorm layers of ``net`` use batch statistics in eval mode, else
+    ``'running'`` (also for nets without BatchNorm)."""
+    norms = _batch_norms(net)
+    return "batch" if norms and all(isinstance(n, _EvalBatchStats) for n in norms) else "running"
+
 
 class UnetSkipConnectionBlock(nn.Layer):
     """One U-Net level: downsample, ``submodule``, upsample, then the skip concatenation."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
-                 innermost=False, norm="batch", use_dropout=False):
+                 innermost=False, norm="batch", use_dropout=False, skip_activation=True):
         super().__init__()
         self.outermost = outermost
+        self.skip_activation = bool(skip_activation)
         norm_layer = get_norm_layer(norm)
         bias_attr = None if uses_bias(norm) else False  # original: use_bias = norm is InstanceNorm
         input_nc = outer_nc if input_nc is None else input_nc
@@ -50,8 +129,10 @@ class UnetSkipConnectionBlock(nn.Layer):
     def forward(self, x):
         if self.outermost:
             return self.model(x)
-        # the original's in-place LeakyReLU also changes x, so the skip holds LeakyReLU(x)
-        return paddle.concat([F.leaky_relu(x, 0.2), self.model(x)], axis=1)
+        # the original's in-place LeakyReLU also changes x, so its skip holds LeakyReLU(x);
+        # PaddleGAN's LeakyReLU is not in-place, so its skip holds x
+        skip = F.leaky_relu(x, 0.2) if self.skip_activation else x
+        return paddle.concat([skip, self.model(x)], axis=1)
 
 
 class UnetGenerator(nn.Layer):
@@ -60,21 +141,33 @@ class UnetGenerator(nn.Layer):
     Upstream ``define_G`` for pix2pix: ngf 64, norm 'batch', dropout on (``not --no_dropout``).
     Dropout 0.5 sits in the ``num_downs - 5`` ngf*8 blocks around the innermost one (paper:
     "dropout ... in the first 3 layers of the decoder" for unet_256).
+
+    ``skip_activation``: True for the original PyTorch code's skip connections (LeakyReLU(x)),
+    False for PaddleGAN's (x). ``eval_stats``: ``'running'`` or ``'batch'``, what BatchNorm
+    normalises with in eval mode (PaddleGAN's pix2pix: ``'batch'``). See the module docstring.
     """
 
-    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch", use_dropout=False):
+    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch", use_dropout=False,
+                 skip_activation=True, eval_stats="running"):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5 (the U-Net has 4 fixed outer levels), got {num_downs}")
-        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm=norm, innermost=True)
+        if not isinstance(skip_activation, bool):
+            raise ValueError(f"skip_activation must be True (original PyTorch U-Net) or False (PaddleGAN's), "
+                             f"got {skip_activation!r}")
+        kw = {"norm": norm, "skip_activation": skip_activation}
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(num_downs - 5):
-            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, use_dropout=use_dropout)
-        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, **kw)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **kw)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **kw)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
-                                             outermost=True, norm=norm)
+                                             outermost=True, **kw)
         self.num_downs = num_downs
+        self.skip_activation = skip_activation
+        self.eval_stats = "running"
+        set_eval_stats(self, eval_stats)
 
     def forward(self, x):
         side = 2 ** self.num_downs

@@ -14,16 +14,25 @@ handful of generic rules, applied to every family:
 | Conv / ConvTranspose ``weight``    | same layout                         | copied                        |
 
 PaddleGAN files are already in Paddle's layout (Linear not transposed). Its InstanceNorm layers
-carry frozen ``scale``/``bias`` of 1/0, which are accepted (and checked) and dropped.
+(``build_norm_layer('instance')``, ppgan/modules/norm.py) carry frozen ``scale``/``bias`` of 1/0
+(``trainable=False``), which are accepted (and checked) and dropped.
 
-Family tables, for layouts whose *names* differ from the original:
+Family tables, for layouts whose *names* differ from the original (checked against files
+written by PaddleGAN's own classes, tests/data/paddlegan/):
 
-- CycleGAN ResnetGenerator, pix2pix UnetGenerator, PatchGAN/Pixel discriminators, U-GAT-IT
-  generator and discriminators (original and PaddleGAN): names identical, generic rules only.
+- CycleGAN ResnetGenerator, pix2pix UnetGenerator, U-GAT-IT generator and discriminators
+  (original and PaddleGAN): names identical, generic rules only.
+- PatchGAN ``NLayerDiscriminator``, PaddleGAN layout (ppgan/models/discriminators/nlayers.py): its
+  first convolution has ``bias_attr=use_bias``, so with BatchNorm (pix2pix) ``model.0.bias`` is
+  absent where the original always has one: filled with zeros (the same function).
 - photo2cartoon, PaddleGAN layout (``ResnetUGATITP2CGenerator``) -> minivision's names:
-  ``PADDLEGAN_PHOTO2CARTOON_RENAMES`` below. PaddleGAN's version drops the bias of the MLP
-  linears (``FC``, ``c_gamma``...), which equals a zero bias, and the HourGlass ``ConvBlock4``
-  1x1 skip convolutions that the original creates but never uses when channels match.
+  ``PADDLEGAN_PHOTO2CARTOON_RENAMES`` below. PaddleGAN's version builds the CAM classifiers
+  ``gap_fc``/``gmp_fc`` and the MLP linears (``FC``, ``c_gamma``...) with ``bias_attr=False``,
+  which equals a zero bias (the CAM re-weighting uses the weight only), and drops the HourGlass
+  ``ConvBlock4`` 1x1 skip convolutions that the original creates but never uses when channels match.
+
+What the names do not say (the U-Net's skip connection, BatchNorm's statistics at test time)
+is chosen by ``load.py`` from the file's origin; docs/weights.md has the full comparison.
 """
 import re
 
@@ -53,7 +62,7 @@ PADDLEGAN_PHOTO2CARTOON_RENAMES = [
 ]
 # keys the PaddleGAN photo2cartoon layout may lack: (pattern, what to do)
 PADDLEGAN_PHOTO2CARTOON_OPTIONAL = [
-    (r"(^FC\.\d+|\.c_gamma\.\d+|\.c_beta\.\d+|\.s_gamma|\.s_beta)\.bias$", "zeros"),
+    (r"(^gap_fc|^gmp_fc|^FC\.\d+|\.c_gamma\.\d+|\.c_beta\.\d+|\.s_gamma|\.s_beta)\.bias$", "zeros"),
     (r"\.ConvBlock4\.2\.weight$", "keep"),  # unused by the original when channels match
 ]
 
@@ -114,7 +123,7 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
     for key, param in target.items():
         expected = list(param.shape)
         if key not in state:
-            fill = _optional_fill(key, layout)
+            fill = _optional_fill(key, layout, net)
             if fill == "zeros":
                 out[key] = np.zeros(expected, dtype=np.float32)
             elif fill == "keep":
@@ -156,7 +165,9 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
     return out
 
 
-def _optional_fill(key, layout):
+def _optional_fill(key, layout, net=None):
+    if layout == "paddle" and key == "model.0.bias" and type(net).__name__ == "NLayerDiscriminator":
+        return "zeros"  # PaddleGAN's NLayerDiscriminator: bias_attr=use_bias, False with BatchNorm
     if layout != "paddlegan-photo2cartoon":
         return None
     for pattern, action in PADDLEGAN_PHOTO2CARTOON_OPTIONAL:

@@ -150,13 +150,22 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
     are inferred from the file when omitted. ``key`` picks one net of a multi-net file
     (default: the A->B generator: ``netG_A``, ``genA2B`` or ``netG``).
 
+    What a file's names do not say comes from its origin (:func:`origin_kwargs`): a PyTorch
+    file gets the original code's semantics; a Paddle file that is not ppimg2img's own (a
+    converted file or a training checkpoint, which store their options) is taken as PaddleGAN's:
+    U-Net skip connections without the activation (``skip_activation=False``) and BatchNorm with
+    batch statistics in eval mode (``eval_stats='batch'``). Options passed here win.
+
     The result maps an NCHW float32 tensor in [-1, 1] to the translated image (U-GAT-IT and
     photo2cartoon generators return ``(image, cam_logit, heatmap)``).
     """
     path = os.fspath(weights)
     if not os.path.exists(path) and not os.path.splitext(path)[1]:
         return _load_from_zoo(path, arch, key, arch_kwargs)
-    obj = read_checkpoint(path)
+    return _load_object(read_checkpoint(path), path, arch, key, arch_kwargs)
+
+
+def _load_object(obj, path, arch, key, arch_kwargs):
     framework = _framework(path)
     stored_arch, stored_kwargs = _stored_arch(obj, key)
     state, chosen = select_net(obj, key, source=path)
@@ -165,6 +174,11 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
         arch, inferred = (stored_arch, dict(stored_kwargs)) if stored_arch else infer_arch(canonical)
         inferred.update(arch_kwargs)
         arch_kwargs = inferred
+    else:
+        arch_kwargs = dict(arch_kwargs)
+    if not stored_arch:
+        for name, value in origin_kwargs(arch, canonical, framework).items():
+            arch_kwargs.setdefault(name, value)
     net = build_arch(arch, **arch_kwargs)
     where = f"{path}" + (f" [{chosen}]" if chosen else "")
     load_state_into(net, state, framework, source=where)
@@ -172,6 +186,33 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
     net.ppimg2img_arch = (arch, dict(arch_kwargs))
     net.ppimg2img_trained_size = trained_size(obj)
     return net
+
+
+def _accepted(arch):
+    import inspect
+
+    from ..nets import GENERATORS
+
+    return inspect.signature(GENERATORS[arch]).parameters if arch in GENERATORS else {}
+
+
+def origin_kwargs(arch, state, framework):
+    """Constructor options a file's origin implies, beyond what its names say.
+
+    ``framework='torch'`` (the original PyTorch code): none, ppimg2img's defaults are the
+    original's. ``'paddle'`` (PaddleGAN): ``skip_activation=False`` for a U-Net (PaddleGAN's
+    ``nn.LeakyReLU(0.2)`` is not in-place, so its skips carry x) and ``eval_stats='batch'`` for a
+    net with BatchNorm (PaddleGAN's ``build_norm_layer('batch')`` has ``trainable_statistics=True``).
+    ``state`` is the canonical state dict (for the BatchNorm test)."""
+    if framework != "paddle":
+        return {}
+    accepted = _accepted(arch)
+    out = {}
+    if "skip_activation" in accepted:
+        out["skip_activation"] = False
+    if "eval_stats" in accepted and any(k.endswith("._mean") for k in state):
+        out["eval_stats"] = "batch"
+    return out
 
 
 def trained_size(obj):
@@ -201,12 +242,39 @@ def _stored_arch(obj, key):
     return None, {}
 
 
+def semantic_kwargs(net, arch):
+    """The options of ``net`` that change what its weights compute without changing their names
+    (U-Net ``skip_activation``, BatchNorm ``eval_stats``), read from the net itself."""
+    from ..nets import eval_stats_of
+
+    accepted = _accepted(arch)
+    out = {}
+    if "skip_activation" in accepted and hasattr(net, "skip_activation"):
+        out["skip_activation"] = bool(net.skip_activation)
+    if "eval_stats" in accepted:
+        out["eval_stats"] = eval_stats_of(net)
+    return out
+
+
+def _full_kwargs(arch, kwargs):
+    """``kwargs`` with the arch's defaults filled in (to compare two descriptions of one net)."""
+    defaults = {k: p.default for k, p in _accepted(arch).items() if p.default is not p.empty}
+    return {**defaults, **kwargs}
+
+
 def save_converted(net, path, arch, arch_kwargs, key=None):
-    """Write ``net``'s weights with their architecture as a ppimg2img ``.pdparams`` (atomic)."""
+    """Write ``net``'s weights with their architecture as a ppimg2img ``.pdparams`` (atomic).
+    The options that change what the weights compute (:func:`semantic_kwargs`) are taken from
+    ``net`` itself and stored too, so a PaddleGAN U-Net stays one when the file is loaded again."""
     from ..engine.checkpoint import atomic_save
 
+    kwargs = dict(arch_kwargs)
+    defaults = _full_kwargs(arch, {})
+    for name, value in semantic_kwargs(net, arch).items():
+        if name in kwargs or defaults.get(name) != value:
+            kwargs[name] = value
     state = {k: v.numpy() for k, v in net.state_dict().items()}
-    atomic_save({"format": CONVERTED_FORMAT, "arch": arch, "arch_kwargs": dict(arch_kwargs), "key": key,
+    atomic_save({"format": CONVERTED_FORMAT, "arch": arch, "arch_kwargs": kwargs, "key": key,
                  "state_dict": state}, path)
     return path
 
@@ -217,14 +285,20 @@ def _load_from_zoo(name, arch, key, arch_kwargs):
     entry = zoo.get_entry(name)
     original = zoo.fetch(name)
     cached = zoo.converted_path(name)  # per net: two directions of one file are cached apart
-    if os.path.isfile(cached) and os.path.getmtime(cached) >= os.path.getmtime(original) and arch is None \
-            and not arch_kwargs and key is None:
-        return load_generator(cached)
+    default_call = arch is None and not arch_kwargs and key is None
+    if default_call and os.path.isfile(cached) and os.path.getmtime(cached) >= os.path.getmtime(original):
+        obj = read_checkpoint(cached)
+        # a cache written for another description of the entry (an older ppimg2img) is converted again
+        if (isinstance(obj, dict) and obj.get("arch") == entry.arch
+                and _full_kwargs(entry.arch, obj.get("arch_kwargs") or {})
+                == _full_kwargs(entry.arch, entry.arch_kwargs)):
+            return _load_object(obj, cached, None, None, {})
     kwargs = {**entry.arch_kwargs, **arch_kwargs}
     net = load_generator(original, arch=arch or entry.arch, key=key or entry.key, **kwargs)
-    if arch is None and not arch_kwargs and key is None:
+    if default_call:
         save_converted(net, cached, entry.arch, kwargs, key=entry.key)
     return net
 
 
-__all__ = ["load_generator", "infer_arch", "select_net", "save_converted", "WeightsMismatchError"]
+__all__ = ["load_generator", "infer_arch", "select_net", "save_converted", "origin_kwargs", "semantic_kwargs",
+           "WeightsMismatchError"]

@@ -129,12 +129,16 @@ def _original(family, model, direction, dataset):
 _PADDLEGAN_URL = "https://paddlegan.bj.bcebos.com/models/{}"
 _PADDLEGAN_DOCS = "https://github.com/PaddlePaddle/PaddleGAN/blob/develop/docs/en_US/tutorials/{}"
 _PADDLEGAN_LICENCE = "Apache-2.0 (PaddlePaddle/PaddleGAN); the training images keep their own terms"
-# PaddleGAN's configs/cyclegan_*.yaml and pix2pix_*.yaml: same networks as the original.
+# PaddleGAN's configs/cyclegan_*.yaml: the original's network and names (ppgan/models/generators/
+# resnet.py); its InstanceNorm's frozen scale/bias (1/0) are dropped on loading.
 _PG_CYCLEGAN_ARCH = _CYCLEGAN_ARCH
-# configs/pix2pix_*.yaml: use_dropout False. PaddleGAN's BatchNorm (trainable_statistics=True)
-# also uses batch statistics at test time.
+# configs/pix2pix_*.yaml: unet_256, use_dropout False. Two differences from the original that the
+# names do not show: PaddleGAN's UnetSkipConnectionBlock (ppgan/models/generators/unet.py) has a
+# non-in-place LeakyReLU, so its skips carry x (skip_activation False), and its BatchNorm
+# (ppgan/modules/norm.py, trainable_statistics=True) normalises with the batch's statistics at
+# test time too (eval_stats 'batch').
 _PG_PIX2PIX_ARCH = ("unet_256", {"input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch",
-                                 "use_dropout": False})
+                                 "use_dropout": False, "skip_activation": False, "eval_stats": "batch"})
 
 
 def _paddlegan(model, family, filename, arch, key, direction, description, doc, licence=_PADDLEGAN_LICENCE):
@@ -161,23 +165,26 @@ _PADDLEGAN_ENTRIES = [
                _PADDLEGAN_LICENCE + "; Cityscapes terms allow non-commercial use only"),
     _paddlegan("pix2pix_cityscapes_label2photo", "pix2pix", "Pix2Pix_cityscapes.pdparams", _PG_PIX2PIX_ARCH,
                "netG", "label map -> street photo", "PaddleGAN pix2pix trained on cityscapes, direction "
-               "BtoA", "pix2pix_cyclegan.md",
+               "BtoA (PaddleGAN's U-Net: skips without activation, batch statistics at test time)",
+               "pix2pix_cyclegan.md",
                _PADDLEGAN_LICENCE + "; Cityscapes terms allow non-commercial use only"),
     _paddlegan("pix2pix_facades_label2photo", "pix2pix", "Pixel2Pixel_facades.pdparams", _PG_PIX2PIX_ARCH,
-               "netG", "label map -> facade photo", "PaddleGAN pix2pix trained on facades, direction BtoA",
+               "netG", "label map -> facade photo", "PaddleGAN pix2pix trained on facades, direction BtoA "
+               "(PaddleGAN's U-Net: skips without activation, batch statistics at test time)",
                "pix2pix_cyclegan.md"),
     _paddlegan("ugatit_selfie2anime_light", "ugatit", "ugatit_light.pdparams",
                ("ugatit", {"input_nc": 3, "output_nc": 3, "ngf": 64, "n_blocks": 4, "img_size": 256,
                            "light": True}),
                "genA2B", "selfie -> anime face", "PaddleGAN U-GAT-IT (light) trained on selfie2anime "
                "(configs/ugatit_selfie2anime_light.yaml)", "ugatit.md"),
-    # A plain state dict of PaddleGAN's ResnetUGATITP2CGenerator. Its parameter names differ
-    # from the original photo2cartoon code (DownBlock.N/UpBlock.N Sequentials, conv_block1..3,
-    # ConvBlockskipN) and its Linear layers have no bias.
+    # A plain state dict of PaddleGAN's ResnetUGATITP2CGenerator (ppgan/models/generators/
+    # resnet_ugatit_p2c.py). Its parameter names differ from the original photo2cartoon code
+    # (DownBlock.N/UpBlock.N Sequentials, conv_block1..3, ConvBlockskipN), and its CAM classifiers
+    # (gap_fc, gmp_fc) and MLP/Soft-AdaLIN linears have no bias, where the original's have one.
     _paddlegan("photo2cartoon", "photo2cartoon", "photo2cartoon_genA2B_weight.pdparams",
                ("photo2cartoon", {"ngf": 32, "img_size": 256, "light": True}),
                None, "face photo -> cartoon", "PaddleGAN photo2cartoon generator (genA2B only; "
-               "PaddleGAN's parameter names, Linear layers without bias)", "photo2cartoon.md"),
+               "PaddleGAN's parameter names; CAM and MLP linears without bias)", "photo2cartoon.md"),
 ]
 
 # --- photo2cartoon by Minivision (MIT), no direct download link -----------------------------------
