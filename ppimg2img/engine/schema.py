@@ -14,7 +14,7 @@ from ..losses import GAN_MODES
 from ..nets.init import INIT_TYPES
 from ..nets.norm import NORM_TYPES
 from ..nets.resnet_generator import PADDING_TYPES
-from ..models.base import build_optimizer
+from ..models.base import OPTIMIZERS, build_optimizer
 
 #: valid values of arguments that take one of a few names, wherever they appear
 CHOICES = {"norm": NORM_TYPES, "padding_type": PADDING_TYPES, "gan_mode": GAN_MODES,
@@ -56,7 +56,8 @@ CONFIG_SCHEMA = Section({
     }),
     "optimizer": Component(build_optimizer, exclude=("parameters", "scheduler"),
                            extra={"lr": Field(float, 0.0002, help="initial learning rate")},
-                           help="Adam settings"),
+                           choices={"name": OPTIMIZERS},
+                           help="optimizer settings (Adam, or RMSprop for WGAN)"),
     "lr_scheduler": Component(build_lr_scheduler, exclude=("optimizer_lr",), choices=CHOICES,
                               help="learning-rate policy, stepped once per epoch"),
     "train": Section({

@@ -5,14 +5,27 @@ from ..engine.checkpoint import CheckpointError, load_net_state, optimizer_state
 from ..schedulers import build_lr_scheduler
 
 
-def build_optimizer(parameters, scheduler, name="adam", beta1=0.5, beta2=0.999, weight_decay=0.0):
-    """Adam with the original defaults (beta1 0.5, beta2 0.999). ``weight_decay`` is coupled L2,
-    as in torch.optim.Adam."""
-    if name != "adam":
-        raise ValueError(f"optimizer '{name}' is not supported; use 'adam'")
-    return paddle.optimizer.Adam(learning_rate=scheduler, beta1=beta1, beta2=beta2,
-                                 parameters=parameters, weight_decay=weight_decay or None,
-                                 use_multi_tensor=True)
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def build_optimizer(parameters, scheduler, name="adam", beta1=0.5, beta2=0.999, weight_decay=0.0, alpha=0.99,
+                    eps=1e-8):
+    """The optimizer of a net group, with the originals' numerics.
+
+    - 'adam': torch.optim.Adam with the CycleGAN/pix2pix/DCGAN default beta1 0.5 (beta2 0.999);
+      ``weight_decay`` is coupled L2, as in torch.optim.Adam.
+    - 'rmsprop': torch.optim.RMSprop (WGAN, Arjovsky et al. 2017, alg. 1: lr 5e-5), smoothing
+      ``alpha`` 0.99, ``eps`` 1e-8, no momentum. PyTorch adds eps outside the square root and
+      Paddle inside, so Paddle gets eps**2: sqrt(v + eps**2) equals sqrt(v) + eps at both ends.
+    """
+    if name == "adam":
+        return paddle.optimizer.Adam(learning_rate=scheduler, beta1=beta1, beta2=beta2,
+                                     parameters=parameters, weight_decay=weight_decay or None,
+                                     use_multi_tensor=True)
+    if name == "rmsprop":
+        return paddle.optimizer.RMSProp(learning_rate=scheduler, rho=alpha, epsilon=eps ** 2, momentum=0.0,
+                                        centered=False, parameters=parameters, weight_decay=weight_decay or None)
+    raise ValueError(f"optimizer '{name}' is not supported; use one of {', '.join(OPTIMIZERS)}")
 
 
 def set_requires_grad(nets, requires_grad):
