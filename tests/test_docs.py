@@ -237,7 +237,8 @@ def test_python_blocks_run_in_fresh_namespaces_and_errors_are_reported(tmp_path)
         assert not res["ok"] and "NameError" in res["output"]
         res = worker.run("open('missing.txt')", 30)
         assert not res["ok"] and "missing.txt" in res["output"]
-        assert worker.run("import time\ntime.sleep(5)", 0.5) is None  # timed out: killed
+        # a block that never ends (waits on an Event nobody sets) is stopped at the timeout: killed
+        assert worker.run("import threading\nthreading.Event().wait()", 0.5) is None
     finally:
         worker.close()
 
@@ -254,3 +255,29 @@ def test_doc_links_resolve():
             if not os.path.exists(os.path.join(ROOT, os.path.dirname(doc), target.split("#")[0])):
                 broken.append(f"{doc}: {target}")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def _readme_test_command():
+    """The one command of README.md's "Run the tests" block."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    m = re.search(r"\*\*Run the tests\*\*.*?^```bash[ \t]*\n(.*?)^```", text, re.M | re.S)
+    assert m, "README.md has no ```bash block under **Run the tests**"
+    lines = [line.strip() for line in m.group(1).splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) == 1, f"the README's test block should hold one command, found {lines}"
+    return lines[0]
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run installs and tests with exactly the README's line: a new user and CI run the same
+    thing. The script itself says what it would run (--print-command), so this checks its real
+    selection logic, not a copy of it; and it must execute that command, not another one."""
+    readme_cmd = _readme_test_command()
+    assert "python -m pytest" in readme_cmd and re.search(r"\btests\b", readme_cmd), readme_cmd
+    proc = subprocess.run(["bash", os.path.join(ROOT, ".ci", "run"), "--print-command"], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f".ci/run finds no test command in README.md ({readme_cmd!r}) {proc.stderr}"
+    assert proc.stdout.strip() == readme_cmd, (
+        f".ci/run would run {proc.stdout.strip()!r} but README.md says {readme_cmd!r}")
+    script = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+    runs = [line.strip() for line in script.splitlines() if line.strip().startswith(("eval", "python -m pytest"))]
+    assert runs == ['eval "$test_cmd"'], f".ci/run must run the README's command and nothing else: {runs}"
