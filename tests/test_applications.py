@@ -49,7 +49,7 @@ def test_translate_folder_keeps_sizes_and_reports_bad_files(tmp_path, rgb_checkp
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", rgb_checkpoint, "--input", str(src),
                            "--output", str(out), "--direction", "BtoA"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+                          timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode == 1, proc.stderr  # one input failed
     assert "2 of 3 images processed, 1 failed" in proc.stdout
     assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
@@ -77,7 +77,7 @@ def test_translate_unusable_weights_give_one_clear_line(tmp_path):
     paddle.save({"netG_A": {}}, str(bad))
     proc = subprocess.run([sys.executable, SCRIPT, "--checkpoint", str(bad), "--input", str(tmp_path),
                            "--output", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode == 1
     assert f"error: {bad}" in proc.stderr and "Traceback" not in proc.stderr
 

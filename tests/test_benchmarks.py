@@ -23,7 +23,7 @@ def _load_run():
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run([sys.executable, RUN, "--quick", "--jobs", "2", "--output-dir", str(out)],
-                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out / "benchmark_quick.json") as f:
         results = json.load(f)
@@ -112,7 +112,7 @@ def _train_only(out, torch_python):
     """A tiny run: pix2pix training step only, with ``--torch torch_python``."""
     proc = subprocess.run([sys.executable, RUN, "--quick", "--families", "pix2pix", "--only", "train", "--jobs", "1",
                            "--torch", torch_python, "--output-dir", str(out)],
-                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     with open(out / "benchmark_quick.json") as f:
         return proc, json.load(f), (out / "benchmark_quick.md").read_text()
 

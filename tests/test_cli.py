@@ -28,7 +28,7 @@ def _env():
     return env
 
 
-def _main(cwd, *args, timeout=180):
+def _main(cwd, *args, timeout=600):
     return subprocess.run([sys.executable, MAIN, *args], cwd=cwd, env=_env(), capture_output=True,
                           text=True, timeout=timeout)
 

@@ -19,6 +19,11 @@ from ppimg2img.utils.env import default_threads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Paddle Inference (oneDNN) vs eager: different kernels and summation orders, which depend on the
+# CPU's instruction set. atol 1e-4 on images in [-1, 1]: ~100x the float32 rounding of these tiny
+# nets, 1/80 of a grey level, while real errors (a wrong pad or norm) are 1e-2 and more. The pad
+# replacement is compared exactly: it only copies values, nothing is rounded.
+
 # Paddle's static-graph tracing warns about its own internals
 pytestmark = pytest.mark.filterwarnings("ignore:Tensor do not have 'place' interface",
                                         "ignore:no variable in your model")
@@ -243,7 +248,7 @@ def test_bad_input_rank_and_weights_fingerprint(tmp_path):
 def test_benchmark_predict_quick_format(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "predict.py"), "--quick",
                            "--families", "cyclegan", "--output-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=180, cwd=ROOT)
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(tmp_path / "predict_quick.json") as f:
         results = json.load(f)

@@ -200,6 +200,9 @@ def test_multi_tensor_adam_matches_per_parameter_adam():
             opt.clear_grad()
         results.append([p.numpy() for p in net.parameters()])
     assert max(np.abs(a - b).max() for a, b in zip(before, results[0])) > 1e-4  # it did train
+    # two kernels (fused multi-tensor vs per-parameter): the same formula, possibly rounded in
+    # another order; |parameters| < 0.3, where a float32 ulp is <= 3e-8, so 1e-7 allows a few
+    # roundings over 5 steps, 1e-4 of the ~1e-3 the 5 updates of lr 2e-4 move them
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-7)
 
@@ -368,7 +371,7 @@ def test_loader_workers_start_after_multithreaded_opencv_in_the_main_process(tmp
                             start_new_session=True,  # so a hang can be cleaned up with its workers
                             env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
     try:
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = proc.communicate(timeout=600)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
