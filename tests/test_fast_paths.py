@@ -119,6 +119,7 @@ def test_exact_formulations_of_pad_and_transposed_convolution():
     x = paddle.to_tensor(np.random.default_rng(0).normal(size=(2, 5, 7, 9)).astype("float32"))
     for mode in ("constant", "reflect", "replicate"):
         for pad in ([1, 2, 3, 0], [3, 3, 3, 3], [0, 0, 1, 1]):
+            # exact although another implementation: a pad only copies values (and zeros)
             np.testing.assert_array_equal(_pad(x, pad, mode).numpy(), F.pad(x, pad, mode=mode).numpy(), err_msg=mode)
     # ResNet generator, U-Net, then odd output sides, stride 3, kernel = stride, dilation; also one-pixel inputs
     settings = ((3, 2, 1, 1), (4, 2, 1, 0), (3, 2, 1, 0), (5, 3, 2, 1), (3, 1, 1, 0), (2, 2, 0, 0), (3, 3, 0, 2))
