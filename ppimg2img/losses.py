@@ -2,7 +2,7 @@
 import paddle
 import paddle.nn.functional as F
 
-GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
+GAN_MODES = ("vanilla", "lsgan", "wgan", "wgangp", "hinge")
 GP_TYPES = ("real", "fake", "mixed")
 
 
@@ -11,7 +11,8 @@ class GANLoss:
 
     - 'vanilla': BCE with logits (original GAN paper),
     - 'lsgan': MSE (LSGAN; the CycleGAN default),
-    - 'wgangp': -mean(pred) for real, +mean(pred) for fake (WGAN-GP),
+    - 'wgan' / 'wgangp': -mean(pred) for real, +mean(pred) for fake (WGAN; the penalty of WGAN-GP
+      is :func:`gradient_penalty`),
     - 'hinge': discriminator mean(relu(1 - pred)) real / mean(relu(1 + pred)) fake;
       generator (``for_discriminator=False``) -mean(pred).
     Targets are ``target_real_label`` / ``target_fake_label`` (upstream 1.0 / 0.0).
@@ -35,7 +36,7 @@ class GANLoss:
         if self.gan_mode == "vanilla":
             return F.binary_cross_entropy_with_logits(
                 prediction, self.get_target_tensor(prediction, target_is_real))
-        if self.gan_mode == "wgangp":
+        if self.gan_mode in ("wgan", "wgangp"):
             return -prediction.mean() if target_is_real else prediction.mean()
         # hinge
         if not for_discriminator:

@@ -1,8 +1,10 @@
 """Model table: the config's ``model.name`` is a key here."""
 from .cyclegan import CycleGANModel
+from .gan import GANModel
 from .photo2cartoon import Photo2CartoonModel
 from .pix2pix import ColorizationModel, Pix2PixModel
 from .ugatit import UGATITModel
 
 MODELS = {"CycleGANModel": CycleGANModel, "Pix2PixModel": Pix2PixModel, "ColorizationModel": ColorizationModel,
-          "UGATITModel": UGATITModel, "Photo2CartoonModel": Photo2CartoonModel}
+          "UGATITModel": UGATITModel, "Photo2CartoonModel": Photo2CartoonModel,
+          "GANModel": GANModel}

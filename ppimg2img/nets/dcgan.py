@@ -75,11 +75,29 @@ class DCGANGenerator(nn.Layer):
         return self.main(z)
 
 
+class LayerNorm2D(nn.Layer):
+    """Layer normalisation over (C, H, W) of each sample with a per-channel scale and shift, as
+    ``nn.GroupNorm(1, C)`` (WGAN-GP's critic norm, Gulrajani et al. sec. 4). Written with plain
+    ops because the gradient penalty differentiates the critic twice, and Paddle's group_norm
+    has no second derivative."""
+
+    def __init__(self, channels, epsilon=1e-5):
+        super().__init__()
+        self.epsilon = epsilon
+        self.weight = self.create_parameter([channels], default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([channels], is_bias=True)
+
+    def forward(self, x):
+        centred = x - x.mean(axis=[1, 2, 3], keepdim=True)
+        y = centred / paddle.sqrt((centred * centred).mean(axis=[1, 2, 3], keepdim=True) + self.epsilon)
+        return y * self.weight.reshape([1, -1, 1, 1]) + self.bias.reshape([1, -1, 1, 1])
+
+
 def _norm(kind, channels):
     if kind == "batch":  # PyTorch's BatchNorm2d numerics (momentum 0.1, eps 1e-5), as the other nets
         return get_norm_layer("batch")(channels)
-    if kind == "layer":  # layer norm over C, H, W with per-channel affine (WGAN-GP's critic)
-        return nn.GroupNorm(1, channels, epsilon=1e-5)
+    if kind == "layer":
+        return LayerNorm2D(channels)
     return nn.Identity()
 
 
@@ -109,13 +127,23 @@ class DCGANDiscriminator(nn.Layer):
         if n_classes and cond_mode == "projection":
             self.embed = nn.Embedding(n_classes, width * base * base)
 
+    def _first_conv_with_label_maps(self, x, labels):
+        """The first convolution of concat([x, label maps]), as conv(x, W_image) + conv(maps, W_label):
+        the same numbers, without a concat in the graph (Paddle's concat has no working second
+        derivative for WGAN-GP's penalty)."""
+        conv, c = self.main[0], x.shape[1]
+        maps = one_hot_maps(labels, self.n_classes, x.shape[2]).astype(x.dtype)
+        return (F.conv2d(x, conv.weight[:, :c], stride=2, padding=1)
+                + F.conv2d(maps, conv.weight[:, c:], stride=2, padding=1))
+
     def forward(self, x, labels=None):
         if self.n_classes and labels is None:
             raise ValueError("this discriminator is conditional (n_classes > 0): pass labels")
         if self.n_classes and self.cond_mode == "concat":
-            x = paddle.concat([x, one_hot_maps(labels, self.n_classes, x.shape[2]).astype(x.dtype)], axis=1)
-        h = self.main(x)
+            h = self.main[1:](self._first_conv_with_label_maps(x, labels))
+        else:
+            h = self.main(x)
         out = self.head(h).reshape([-1])
         if self.n_classes and self.cond_mode == "projection":
-            out = out + (self.embed(labels.astype("int64").reshape([-1])) * h.flatten(1)).sum(axis=1)
+            out = out + (self.embed(labels.astype("int64").reshape([-1])) * h.reshape([h.shape[0], -1])).sum(axis=1)
         return out
