@@ -48,8 +48,8 @@ def test_loss_is_differentiable():
 
 
 def test_unknown_mode():
-    with pytest.raises(ValueError, match="vanilla, lsgan, wgangp, hinge"):
-        GANLoss("wgan")
+    with pytest.raises(ValueError, match="vanilla, lsgan, wgan, wgangp, hinge"):
+        GANLoss("wgan-gp")
 
 
 class LinearD(paddle.nn.Layer):
