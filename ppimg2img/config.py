@@ -89,13 +89,14 @@ class Component:
     def arguments(self, fn):
         """{arg: Field} from the callable's keyword arguments and their defaults."""
         fields = {}
+        choices = {**self.choices, **getattr(fn, "config_choices", {})}  # a class may narrow its own
         for p in inspect.signature(fn).parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in self.exclude or p.name == "self":
                 continue
             required = p.default is inspect.Parameter.empty
             default = None if required else p.default
             fields[p.name] = Field(_type_of(p, default), default, required=required,
-                                   choices=self.choices.get(p.name))
+                                   choices=choices.get(p.name))
         return fields
 
 

@@ -199,7 +199,8 @@ def test_overrides_merge_and_add_keys_absent_from_file(tmp_path):
     assert cfg["eval"]["max_images"] == 1 and cfg["train"]["epochs"] == 2
     # a dict override merges into the file's section instead of replacing it
     assert cfg["model"]["generator"] == {"name": "resnet_9blocks", "ngf": 4, "input_nc": 3, "output_nc": 3,
-                                         "norm": "instance", "use_dropout": False, "padding_type": "reflect"}
+                                         "norm": "instance", "use_dropout": False, "padding_type": "reflect",
+                                         "eval_stats": "running"}
     assert cfg["train"]["num_workers"] == 0 and cfg["optimizer"]["beta2"] == 0.99
     # dict overrides work the same way
     assert load_config(path, {"train": {"epochs": 2}})["train"]["epochs"] == 2

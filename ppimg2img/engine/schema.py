@@ -12,13 +12,12 @@ from ..schedulers import LR_POLICIES, build_lr_scheduler
 from ..data.transforms import DIRECTION_ALIASES, PREPROCESS_MODES
 from ..losses import GAN_MODES
 from ..nets.init import INIT_TYPES
-from ..nets.dcgan import DISCRIMINATOR_NORMS
 from ..nets.norm import NORM_TYPES
 from ..nets.resnet_generator import PADDING_TYPES
 from ..models.base import OPTIMIZERS, build_optimizer
 
 #: valid values of arguments that take one of a few names, wherever they appear
-CHOICES = {"norm": tuple(dict.fromkeys(NORM_TYPES + DISCRIMINATOR_NORMS)), "padding_type": PADDING_TYPES, "gan_mode": GAN_MODES,
+CHOICES = {"norm": NORM_TYPES, "padding_type": PADDING_TYPES, "gan_mode": GAN_MODES,
            "init_type": INIT_TYPES, "policy": LR_POLICIES, "preprocess": PREPROCESS_MODES,
            "direction": tuple(DIRECTION_ALIASES)}
 

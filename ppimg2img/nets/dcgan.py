@@ -107,6 +107,9 @@ class DCGANDiscriminator(nn.Layer):
     ``norm``: 'batch' (DCGAN), 'layer' or 'none' (WGAN-GP: no BatchNorm in the critic, since the
     penalty is per sample). The first layer never has one (paper sec. 3)."""
 
+    #: valid values the config validator checks (``norm`` differs from the other nets')
+    config_choices = {"norm": DISCRIMINATOR_NORMS, "cond_mode": COND_MODES}
+
     def __init__(self, input_nc=3, ndf=64, image_size=64, norm="batch", n_classes=0, cond_mode="concat"):
         super().__init__()
         if norm not in DISCRIMINATOR_NORMS:
