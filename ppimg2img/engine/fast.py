@@ -33,6 +33,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..models.base import set_requires_grad
+from ..nets.norm import mean_over
 from ..utils.env import discard_stdout
 
 #: the per-parameter Adam state, as Paddle names it in both modes (``<param name><suffix>``)
@@ -112,16 +113,19 @@ def _pad2d_forward(layer, x):
 
 def _batch_norm_forward(layer, x):
     """Training-mode ``BatchNorm2D.forward`` plus its running-statistics update written out: oneDNN's
-    batch_norm kernel leaves them unchanged. As Paddle's eager kernel: running = momentum * running +
-    (1 - momentum) * batch statistic, with the biased batch variance."""
+    batch_norm kernel leaves them unchanged. As PyTorch (and nets/norm.BatchNorm2D in eager mode):
+    running = momentum * running + (1 - momentum) * batch statistic, with the UNBIASED batch variance
+    (n/(n-1) times the biased one the batch is normalised with, n values per channel)."""
     if layer._data_format != "NCHW" or not layer.training:
         raise FastPathError("train.fast: BatchNorm2D must be NCHW and in training mode")
     out = F.batch_norm(x, layer._mean, layer._variance, weight=layer.weight, bias=layer.bias, training=True,
                        momentum=layer._momentum, epsilon=layer._epsilon)
     xd = x.detach()
-    batch_mean = xd.mean(axis=[0, 2, 3])
+    batch_mean = mean_over(xd, [0, 2, 3], keepdim=False)  # row by row: float32 sums of few terms
     centred = xd - batch_mean.reshape([1, -1, 1, 1])
-    batch_var = (centred * centred).mean(axis=[0, 2, 3])  # a oneDNN product; pow has no oneDNN kernel
+    batch_var = mean_over(centred * centred, [0, 2, 3], keepdim=False)  # a oneDNN product; pow has no oneDNN kernel
+    n = paddle.numel(xd).astype(x.dtype) / x.shape[1]  # values per channel (the batch size is a feed's)
+    batch_var = batch_var * (n / paddle.maximum(n - 1, paddle.ones_like(n)))  # n = 1: variance 0 either way
     m = layer._momentum
     paddle.assign(layer._mean * m + batch_mean * (1.0 - m), output=layer._mean)
     paddle.assign(layer._variance * m + batch_var * (1.0 - m), output=layer._variance)
