@@ -10,7 +10,7 @@ from ppimg2img.engine.checkpoint import CheckpointError, atomic_save, load_file
 from ppimg2img.engine.trainer import Trainer, TrainingDivergedError
 from ppimg2img.utils.image_io import load_image
 
-from conftest import tiny_cyclegan_config
+from conftest import ROOT, tiny_cyclegan_config
 
 
 def _trainer(tmp_path, run, **overrides):
@@ -231,6 +231,57 @@ def test_ctrl_c_finishes_the_iteration_and_saves(tmp_path):
     assert t.interrupted and t.iter == 3
     assert load_file(t.latest_path)["iter"] == 3
     assert signal.getsignal(signal.SIGINT) is before  # handler restored
+
+
+def test_ctrl_c_from_another_process_stops_the_command_with_exit_130(tmp_path):
+    """The real case: tools/main.py's train_main in a child process, SIGINT from another process (a
+    terminal's Ctrl-C). Synchronised, not timed: at the start of iteration 3 a before_step hook in
+    the child says so on stdout and blocks reading stdin; the parent sends SIGINT and only then a
+    line. The signal is pending before the line arrives, so the child's handler has run before
+    iteration 3's step starts, whatever the machine's load."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    code = (
+        "import sys\n"
+        "from ppimg2img import cli\n"
+        "from ppimg2img.engine import trainer as trainer_module\n"
+        "class Trainer(trainer_module.Trainer):\n"
+        "    def __init__(self, cfg):\n"
+        "        super().__init__(cfg)\n"
+        "        self.before_step.append(self.wait_at_iteration_3)\n"
+        "    def wait_at_iteration_3(self, trainer):\n"
+        "        if trainer.iter == 2:\n"
+        "            print('iteration 3 starts', flush=True)\n"
+        "            sys.stdin.readline()\n"
+        "trainer_module.Trainer = Trainer\n"
+        f"sys.exit(cli.train_main(['-c', {tiny_cyclegan_config(tmp_path)!r}, '-o', 'train.max_iters=8', "
+        "'--no-progress']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    # safety net only (a hung child would block readline for ever): kill the child's group after 600 s
+    watchdog = threading.Timer(600, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stdout:  # its log lines, then the hook's
+            seen.append(line)
+            if line.strip() == "iteration 3 starts":
+                break
+        else:
+            pytest.fail(f"the child ended before iteration 3:\n{''.join(seen)[-2000:]}{proc.communicate()[1][-3000:]}")
+        proc.send_signal(signal.SIGINT)  # Ctrl-C while iteration 3 is under way...
+        proc.stdin.write("go\n")  # ...then let it continue
+        proc.stdin.flush()
+        stdout, stderr = proc.communicate()
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == 130, stderr[-3000:]
+    run = tmp_path / "run"
+    assert load_file(str(run / "checkpoints" / "latest.pdckpt"))["iter"] == 3
+    assert "stopped by Ctrl-C after iteration 3" in (run / "train.log").read_text()
 
 
 def test_unreadable_training_image_is_reported_at_the_end(tmp_path, caplog):
