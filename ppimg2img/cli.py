@@ -240,9 +240,28 @@ def models_main(argv=None, prog="ppimg2img models"):
 
 
 def download_dataset_main(argv=None, prog="ppimg2img download-dataset"):
-    """``ppimg2img download-dataset NAME`` (same as data/download_cyclegan_dataset.py)."""
-    from .data.cyclegan_datasets import main as dataset_main
-    return dataset_main(argv, prog=prog)
+    """``ppimg2img download-dataset NAME``: a CycleGAN dataset (same as data/download_cyclegan_dataset.py)
+    or a dataset of the generation models (mnist, fashion_mnist, cifar10: data/generation_datasets.py)."""
+    from .data.cyclegan_datasets import CYCLEGAN_DATASETS
+    from .data.cyclegan_datasets import main as cyclegan_main
+    from .data.generation_datasets import GENERATION_DATASETS
+    from .data.generation_datasets import main as generation_main
+    argv = sys.argv[1:] if argv is None else list(argv)
+    names = [a for i, a in enumerate(argv)
+             if not a.startswith("-") and not (i and argv[i - 1] in ("--root", "--base-url"))]
+    name = names[0] if names else None
+    if name is not None and name not in CYCLEGAN_DATASETS:
+        def best(pool):  # a typo goes to the family with the closest name, for its "Did you mean"
+            return max(difflib.SequenceMatcher(None, name, n).ratio() for n in pool)
+        if name in GENERATION_DATASETS or best(GENERATION_DATASETS) > best(CYCLEGAN_DATASETS):
+            return generation_main(argv, prog=prog)
+    try:
+        return cyclegan_main(argv, prog=prog)
+    except SystemExit as exit_:
+        if exit_.code == 0:  # --help: list the generation datasets too
+            print(f"\nDatasets of the generation models (DCGAN, WGAN, ...): {', '.join(GENERATION_DATASETS)} "
+                  "(`ppimg2img download-dataset mnist --help` describes them).")
+        raise
 
 
 def translate_main(argv=None, prog="ppimg2img translate"):

@@ -5,15 +5,24 @@ import signal
 import paddle
 
 from .aligned import AlignedDataset
+from .cifar import CIFAR10Dataset
 from .colorization import ColorizationDataset
+from .image_folder import ImageFolderDataset
+from .mnist import MNISTDataset, SyntheticDigitsDataset
 from .unaligned import UnalignedDataset
 
-__all__ = ["DATASETS", "build_dataset", "build_loader", "UnalignedDataset", "AlignedDataset", "ColorizationDataset"]
+__all__ = ["DATASETS", "build_dataset", "build_loader", "UnalignedDataset", "AlignedDataset", "ColorizationDataset",
+           "MNISTDataset", "SyntheticDigitsDataset", "CIFAR10Dataset", "ImageFolderDataset"]
 
 DATASETS = {
     "UnalignedDataset": UnalignedDataset,
     "AlignedDataset": AlignedDataset,
     "ColorizationDataset": ColorizationDataset,
+    # generation models (z -> image); their classes say kind = "generation"
+    "MNISTDataset": MNISTDataset,
+    "SyntheticDigitsDataset": SyntheticDigitsDataset,
+    "CIFAR10Dataset": CIFAR10Dataset,
+    "ImageFolderDataset": ImageFolderDataset,
 }
 
 
