@@ -12,9 +12,9 @@ import pytest
 from conftest import DATA, tiny_cyclegan_config
 from ppimg2img.nets import build_discriminator, build_generator
 from ppimg2img.weights import (CheckpointReadError, UnsafeCheckpointError, WeightsMismatchError, convert_state_dict,
-                               infer_arch, load_generator, load_state_into, load_weights_into, read_checkpoint,
+                               infer_arch, load_generator, load_weights_into, read_checkpoint,
                                save_converted)
-from ppimg2img.weights.convert import PADDLEGAN_PHOTO2CARTOON_RENAMES, canonical_state
+from ppimg2img.weights.convert import canonical_state
 
 FIXTURES = json.load(open(os.path.join(DATA, "reference_fixtures.json")))
 OFFICIAL_KEYS = json.load(open(os.path.join(DATA, "official_checkpoint_keys.json")))
@@ -185,76 +185,8 @@ def test_multi_net_files_default_to_the_a_to_b_generator_and_key_selects(tmp_pat
         load_generator(path, key="genB2A")
 
 
-def _paddlegan_cyclegan_state(net):
-    """What PaddleGAN's CycleGAN generator saves: our names plus frozen InstanceNorm scale/bias."""
-    state = {k: v.numpy() for k, v in net.state_dict().items()}
-    for name, layer in net.named_sublayers():
-        if isinstance(layer, paddle.nn.InstanceNorm2D):
-            state[f"{name}.scale"] = np.ones(layer._num_features, np.float32)
-            state[f"{name}.bias"] = np.zeros(layer._num_features, np.float32)
-    return state
-
-
-def test_paddlegan_cyclegan_layout_with_frozen_instance_norm_loads(tmp_path):
-    ref = load_generator(fixture_path("cyclegan_resnet_6blocks_ngf8"))
-    state = _paddlegan_cyclegan_state(ref)
-    assert "model.2.scale" in state
-    path = str(tmp_path / "CycleGAN_h2z.pdparams")
-    paddle.save({"netG_A": state, "netD_A": {"model.0.weight": np.zeros((8, 3, 4, 4), np.float32)}}, path)
-    x = np.load(os.path.join(DATA, "cyclegan_resnet_6blocks_ngf8_in.npy"))
-    np.testing.assert_allclose(run(load_generator(path), x), run(ref, x), atol=1e-6)
-    state["model.2.scale"] = state["model.2.scale"] * 2  # trained affine values: not this architecture
-    paddle.save({"netG_A": state}, path)
-    with pytest.raises(WeightsMismatchError, match=r"model\.2\.scale \(shape \[8\], trained InstanceNorm values"):
-        load_generator(path)
-
-
-def _to_paddlegan_photo2cartoon(state):
-    """Independent hand-written inverse of the PaddleGAN photo2cartoon table: original names ->
-    PaddleGAN's, Linear weights in Paddle's layout, bias-free MLPs, no unused ConvBlock4."""
-    top = {"ConvBlock1.1.": "DownBlock.1.", "HourGlass1.": "DownBlock.4.", "HourGlass2.": "DownBlock.5.",
-           "DownBlock1.1.": "DownBlock.7.", "DownBlock2.1.": "DownBlock.11.", "UpBlock1.2.": "UpBlock.2.",
-           "UpBlock1.3.": "UpBlock.3.", "UpBlock2.2.": "UpBlock.7.", "UpBlock2.3.": "UpBlock.8.",
-           "HourGlass3.": "UpBlock.10.", "HourGlass4.": "UpBlock.11.", "ConvBlock2.1.": "UpBlock.13."}
-    out = {}
-    for key, value in state.items():
-        if key.endswith(".bias") and (key.startswith("FC.") or any(f".{m}" in key for m in
-                                                                     ("c_gamma", "c_beta", "s_gamma", "s_beta"))):
-            continue
-        if ".ConvBlock4." in key:
-            continue
-        new = key
-        for old, repl in top.items():
-            if new.startswith(old):
-                new = repl + new[len(old):]
-                break
-        for i in range(1, 5):
-            new = new.replace(f".HG.0.ConvBlock{i}_1.", f".HG.0.ConvBlockskip{i}.")
-            new = new.replace(f".HG.0.ConvBlock{i}_2.", f".HG.0.ConvBlock{i}.")
-        for i in range(1, 4):
-            new = new.replace(f".ConvBlock{i}.3.", f".conv_block{i}.3.")
-        if value.ndim == 2 and (new.startswith("FC.") or any(m in new for m in ("gap_fc", "gmp_fc", "gamma",
-                                                                                "beta"))) \
-                and not new.endswith(("w_gamma", "w_beta")):
-            value = value.T
-        out[new] = value
-    return out
-
-
-def test_paddlegan_photo2cartoon_layout_maps_to_the_original(tmp_path):
-    assert PADDLEGAN_PHOTO2CARTOON_RENAMES  # the table under test
-    original = read_checkpoint(fixture_path("photo2cartoon_ngf16"))["genA2B"]
-    # PaddleGAN's MLPs have no bias: compare against the original with those biases zeroed
-    zeroed = {k: (np.zeros_like(v) if k.endswith(".bias") and (k.startswith("FC.") or any(
-        f".{m}" in k for m in ("c_gamma", "c_beta", "s_gamma", "s_beta"))) else v) for k, v in original.items()}
-    ref = load_state_into(build_generator("photo2cartoon", ngf=16, light=True), zeroed, "torch")
-    ref.eval()
-    path = str(tmp_path / "photo2cartoon_genA2B_weight.pdparams")
-    paddle.save(_to_paddlegan_photo2cartoon(zeroed), path)
-    net = load_generator(path)
-    assert net.ppimg2img_arch[0] == "photo2cartoon"
-    x = np.load(os.path.join(DATA, "photo2cartoon_ngf16_in.npy"))
-    np.testing.assert_allclose(run(net, x), run(ref, x), atol=1e-5)
+# PaddleGAN's layouts: tests/test_paddlegan_weights.py, against files written by PaddleGAN's own
+# network classes (tests/data/paddlegan/).
 
 
 # ------------------------------------------------------------------ ppimg2img's own files

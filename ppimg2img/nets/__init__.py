@@ -38,20 +38,17 @@ def basic(input_nc=3, ndf=64, norm="instance"):
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
 
 
-def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, skip_activation=True,
-             eval_stats="running"):
+def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, eval_stats="running"):
     """U-Net with 8 downsamplings for 256x256 images (pix2pix default: BatchNorm, dropout).
-    ``skip_activation``: True = the original PyTorch U-Net's skips (LeakyReLU(x), its in-place
-    LeakyReLU), False = PaddleGAN's (x). ``eval_stats``: ``'running'`` or ``'batch'`` statistics
-    for BatchNorm in eval mode (PaddleGAN's pix2pix: ``'batch'``)."""
-    return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout, skip_activation, eval_stats)
+    ``eval_stats``: ``'running'`` or ``'batch'`` statistics for BatchNorm in eval mode
+    (PaddleGAN's pix2pix: ``'batch'``; see :func:`set_eval_stats`)."""
+    return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout, eval_stats)
 
 
-def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, skip_activation=True,
-             eval_stats="running"):
+def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, eval_stats="running"):
     """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout);
-    ``skip_activation`` and ``eval_stats`` as :func:`unet_256`."""
-    return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout, skip_activation, eval_stats)
+    ``eval_stats`` as :func:`unet_256`."""
+    return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout, eval_stats)
 
 
 GENERATORS = {

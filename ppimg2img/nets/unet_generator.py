@@ -11,19 +11,18 @@ Block layout (k4 s2 p1 convolutions everywhere)::
     middle:    [LeakyReLU(0.2), downconv, norm, submodule, ReLU, upconv, norm, (Dropout 0.5)]
     innermost: [LeakyReLU(0.2), downconv, ReLU, upconv, norm]
 
-Non-outermost blocks return ``concat([skip, block(x)])``. Two publishers, two skips:
+Non-outermost blocks return ``concat([LeakyReLU(x), block(x)])`` (the skip connection): the
+original's LeakyReLU is in-place, so it also changes ``x``. PaddleGAN's ``UnetSkipConnectionBlock``
+(ppgan/models/generators/unet.py) has a non-in-place ``nn.LeakyReLU(0.2)``, so its skip carries
+``x`` itself. The two give bit-identical outputs and gradients: every skip is consumed by the
+parent block's up path, which starts with ReLU, and ReLU(LeakyReLU(x)) = ReLU(x)
+(tests/test_paddlegan_weights.py checks it). One U-Net therefore serves both publishers' files.
 
-- ``skip_activation=True`` (default): the original's LeakyReLU is in-place, so it also changes
-  ``x`` and the skip carries LeakyReLU(x), not x (checked against an output of the original
-  network). Every file of junyanz/pytorch-CycleGAN-and-pix2pix needs this.
-- ``skip_activation=False``: PaddleGAN's ``UnetSkipConnectionBlock`` (ppgan/models/generators/
-  unet.py) uses a non-in-place ``nn.LeakyReLU(0.2)``, so its skip carries x itself. PaddleGAN's
-  pix2pix files need this (``load_generator`` picks it for them).
-
-``eval_stats`` says which statistics BatchNorm normalises with in eval mode: ``'running'`` (the
-original's ``test.py --eval``, and ppimg2img's default) or ``'batch'``: the batch's own, as
-PaddleGAN's BatchNorm (``trainable_statistics=True``, ppgan/modules/norm.py) does at test time.
-See :func:`set_eval_stats`.
+What does differ is BatchNorm at test time. ``eval_stats`` says what it normalises with in eval
+mode: ``'running'`` (the original's ``test.py --eval``, and ppimg2img's default) or ``'batch'``:
+the batch's own statistics, as PaddleGAN's BatchNorm (``trainable_statistics=True``,
+ppgan/modules/norm.py) does at test time; PaddleGAN's pix2pix files need it (``load_generator``
+picks it for them). See :func:`set_eval_stats`.
 """
 import paddle
 import paddle.nn as nn
@@ -104,10 +103,9 @@ class UnetSkipConnectionBlock(nn.Layer):
     """One U-Net level: downsample, ``submodule``, upsample, then the skip concatenation."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
-                 innermost=False, norm="batch", use_dropout=False, skip_activation=True):
+                 innermost=False, norm="batch", use_dropout=False):
         super().__init__()
         self.outermost = outermost
-        self.skip_activation = bool(skip_activation)
         norm_layer = get_norm_layer(norm)
         bias_attr = None if uses_bias(norm) else False  # original: use_bias = norm is InstanceNorm
         input_nc = outer_nc if input_nc is None else input_nc
@@ -129,10 +127,9 @@ class UnetSkipConnectionBlock(nn.Layer):
     def forward(self, x):
         if self.outermost:
             return self.model(x)
-        # the original's in-place LeakyReLU also changes x, so its skip holds LeakyReLU(x);
-        # PaddleGAN's LeakyReLU is not in-place, so its skip holds x
-        skip = F.leaky_relu(x, 0.2) if self.skip_activation else x
-        return paddle.concat([skip, self.model(x)], axis=1)
+        # the original's in-place LeakyReLU also changes x, so the skip holds LeakyReLU(x)
+        # (PaddleGAN's holds x: the same result, the parent's up path starts with ReLU)
+        return paddle.concat([F.leaky_relu(x, 0.2), self.model(x)], axis=1)
 
 
 class UnetGenerator(nn.Layer):
@@ -142,20 +139,16 @@ class UnetGenerator(nn.Layer):
     Dropout 0.5 sits in the ``num_downs - 5`` ngf*8 blocks around the innermost one (paper:
     "dropout ... in the first 3 layers of the decoder" for unet_256).
 
-    ``skip_activation``: True for the original PyTorch code's skip connections (LeakyReLU(x)),
-    False for PaddleGAN's (x). ``eval_stats``: ``'running'`` or ``'batch'``, what BatchNorm
-    normalises with in eval mode (PaddleGAN's pix2pix: ``'batch'``). See the module docstring.
+    ``eval_stats``: ``'running'`` or ``'batch'``, what BatchNorm normalises with in eval mode
+    (PaddleGAN's pix2pix: ``'batch'``). See the module docstring.
     """
 
     def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch", use_dropout=False,
-                 skip_activation=True, eval_stats="running"):
+                 eval_stats="running"):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5 (the U-Net has 4 fixed outer levels), got {num_downs}")
-        if not isinstance(skip_activation, bool):
-            raise ValueError(f"skip_activation must be True (original PyTorch U-Net) or False (PaddleGAN's), "
-                             f"got {skip_activation!r}")
-        kw = {"norm": norm, "skip_activation": skip_activation}
+        kw = {"norm": norm}
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(num_downs - 5):
             block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)
@@ -165,7 +158,6 @@ class UnetGenerator(nn.Layer):
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
                                              outermost=True, **kw)
         self.num_downs = num_downs
-        self.skip_activation = skip_activation
         self.eval_stats = "running"
         set_eval_stats(self, eval_stats)
 

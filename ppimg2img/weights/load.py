@@ -111,7 +111,10 @@ def infer_arch(state):
         norm = "batch" if "model.2._mean" in keys else "instance"
         convs = sorted((int(m.group(1)), k) for k in keys for m in [re.match(r"model\.(\d+)\.weight$", k)] if m)
         return arch, {"input_nc": first.shape[1], "output_nc": state[convs[-1][1]].shape[0], "ngf": first.shape[0],
-                      "norm": norm, "use_dropout": any(".conv_block.6.weight" in k for k in keys),
+                      # with dropout the second conv moves from conv_block.5 to .6 (a BatchNorm's
+                      # .6.weight is 1-D)
+                      "norm": norm, "use_dropout": any(k.endswith(".conv_block.6.weight") and state[k].ndim == 4
+                                                       for k in keys),
                       "padding_type": "reflect" if any(".conv_block.1.weight" in k for k in keys) else "zero"}
     raise CheckpointError("cannot tell the architecture from the checkpoint's keys (first keys: "
                           f"{', '.join(sorted(keys)[:5])}); pass arch=... ({', '.join(ARCHS)})")
@@ -152,9 +155,9 @@ def load_generator(weights, arch=None, key=None, **arch_kwargs):
 
     What a file's names do not say comes from its origin (:func:`origin_kwargs`): a PyTorch
     file gets the original code's semantics; a Paddle file that is not ppimg2img's own (a
-    converted file or a training checkpoint, which store their options) is taken as PaddleGAN's:
-    U-Net skip connections without the activation (``skip_activation=False``) and BatchNorm with
-    batch statistics in eval mode (``eval_stats='batch'``). Options passed here win.
+    converted file or a training checkpoint, which store their options) is taken as PaddleGAN's,
+    whose BatchNorm normalises with batch statistics in eval mode (``eval_stats='batch'``).
+    Options passed here win.
 
     The result maps an NCHW float32 tensor in [-1, 1] to the translated image (U-GAT-IT and
     photo2cartoon generators return ``(image, cam_logit, heatmap)``).
@@ -200,16 +203,18 @@ def origin_kwargs(arch, state, framework):
     """Constructor options a file's origin implies, beyond what its names say.
 
     ``framework='torch'`` (the original PyTorch code): none, ppimg2img's defaults are the
-    original's. ``'paddle'`` (PaddleGAN): ``skip_activation=False`` for a U-Net (PaddleGAN's
-    ``nn.LeakyReLU(0.2)`` is not in-place, so its skips carry x) and ``eval_stats='batch'`` for a
-    net with BatchNorm (PaddleGAN's ``build_norm_layer('batch')`` has ``trainable_statistics=True``).
-    ``state`` is the canonical state dict (for the BatchNorm test)."""
+    original's. ``'paddle'`` (PaddleGAN): ``eval_stats='batch'`` for a net with BatchNorm
+    (PaddleGAN's ``build_norm_layer('batch')`` has ``trainable_statistics=True``), and
+    ``use_dropout=False`` for a U-Net (every PaddleGAN pix2pix config; dropout has no weights, so
+    the file cannot say, and it only matters in train mode). PaddleGAN's U-Net skips carry x where
+    the original's carry LeakyReLU(x), which gives the same result (nets/unet_generator.py), so
+    nothing is needed for them. ``state`` is the canonical state dict (for the BatchNorm test)."""
     if framework != "paddle":
         return {}
     accepted = _accepted(arch)
     out = {}
-    if "skip_activation" in accepted:
-        out["skip_activation"] = False
+    if arch.startswith("unet_") and "use_dropout" in accepted:
+        out["use_dropout"] = False
     if "eval_stats" in accepted and any(k.endswith("._mean") for k in state):
         out["eval_stats"] = "batch"
     return out
@@ -244,13 +249,11 @@ def _stored_arch(obj, key):
 
 def semantic_kwargs(net, arch):
     """The options of ``net`` that change what its weights compute without changing their names
-    (U-Net ``skip_activation``, BatchNorm ``eval_stats``), read from the net itself."""
+    (BatchNorm's ``eval_stats``), read from the net itself."""
     from ..nets import eval_stats_of
 
     accepted = _accepted(arch)
     out = {}
-    if "skip_activation" in accepted and hasattr(net, "skip_activation"):
-        out["skip_activation"] = bool(net.skip_activation)
     if "eval_stats" in accepted:
         out["eval_stats"] = eval_stats_of(net)
     return out
@@ -265,7 +268,8 @@ def _full_kwargs(arch, kwargs):
 def save_converted(net, path, arch, arch_kwargs, key=None):
     """Write ``net``'s weights with their architecture as a ppimg2img ``.pdparams`` (atomic).
     The options that change what the weights compute (:func:`semantic_kwargs`) are taken from
-    ``net`` itself and stored too, so a PaddleGAN U-Net stays one when the file is loaded again."""
+    ``net`` itself and stored too, so a PaddleGAN U-Net keeps its batch statistics when the file is
+    loaded again."""
     from ..engine.checkpoint import atomic_save
 
     kwargs = dict(arch_kwargs)

@@ -132,13 +132,12 @@ _PADDLEGAN_LICENCE = "Apache-2.0 (PaddlePaddle/PaddleGAN); the training images k
 # PaddleGAN's configs/cyclegan_*.yaml: the original's network and names (ppgan/models/generators/
 # resnet.py); its InstanceNorm's frozen scale/bias (1/0) are dropped on loading.
 _PG_CYCLEGAN_ARCH = _CYCLEGAN_ARCH
-# configs/pix2pix_*.yaml: unet_256, use_dropout False. Two differences from the original that the
-# names do not show: PaddleGAN's UnetSkipConnectionBlock (ppgan/models/generators/unet.py) has a
-# non-in-place LeakyReLU, so its skips carry x (skip_activation False), and its BatchNorm
-# (ppgan/modules/norm.py, trainable_statistics=True) normalises with the batch's statistics at
-# test time too (eval_stats 'batch').
+# configs/pix2pix_*.yaml: unet_256, use_dropout False. PaddleGAN's BatchNorm (ppgan/modules/norm.py,
+# trainable_statistics=True) normalises with the batch's statistics at test time too (eval_stats
+# 'batch'). Its UnetSkipConnectionBlock (ppgan/models/generators/unet.py) has a non-in-place
+# LeakyReLU, so its skips carry x, not LeakyReLU(x): the same output (the parent's ReLU comes first).
 _PG_PIX2PIX_ARCH = ("unet_256", {"input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch",
-                                 "use_dropout": False, "skip_activation": False, "eval_stats": "batch"})
+                                 "use_dropout": False, "eval_stats": "batch"})
 
 
 def _paddlegan(model, family, filename, arch, key, direction, description, doc, licence=_PADDLEGAN_LICENCE):
@@ -165,12 +164,12 @@ _PADDLEGAN_ENTRIES = [
                _PADDLEGAN_LICENCE + "; Cityscapes terms allow non-commercial use only"),
     _paddlegan("pix2pix_cityscapes_label2photo", "pix2pix", "Pix2Pix_cityscapes.pdparams", _PG_PIX2PIX_ARCH,
                "netG", "label map -> street photo", "PaddleGAN pix2pix trained on cityscapes, direction "
-               "BtoA (PaddleGAN's U-Net: skips without activation, batch statistics at test time)",
+               "BtoA (PaddleGAN's BatchNorm: batch statistics at test time)",
                "pix2pix_cyclegan.md",
                _PADDLEGAN_LICENCE + "; Cityscapes terms allow non-commercial use only"),
     _paddlegan("pix2pix_facades_label2photo", "pix2pix", "Pixel2Pixel_facades.pdparams", _PG_PIX2PIX_ARCH,
                "netG", "label map -> facade photo", "PaddleGAN pix2pix trained on facades, direction BtoA "
-               "(PaddleGAN's U-Net: skips without activation, batch statistics at test time)",
+               "(PaddleGAN's BatchNorm: batch statistics at test time)",
                "pix2pix_cyclegan.md"),
     _paddlegan("ugatit_selfie2anime_light", "ugatit", "ugatit_light.pdparams",
                ("ugatit", {"input_nc": 3, "output_nc": 3, "ngf": 64, "n_blocks": 4, "img_size": 256,
