@@ -19,16 +19,25 @@ from .unet_generator import EVAL_STATS, UnetGenerator, UnetSkipConnectionBlock, 
 def resnet_9blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect",
                    eval_stats="running"):
     """ResnetGenerator with 9 residual blocks (upstream default for 256x256 images).
-    ``eval_stats``: what a BatchNorm normalises with in eval mode, ``'running'`` or ``'batch'``
-    (PaddleGAN's BatchNorm; see :func:`set_eval_stats`)."""
+
+    Args:
+        eval_stats: what BatchNorm normalises with in eval mode: `running` (its running statistics,
+            as the original) or `batch` (the batch's own, as PaddleGAN's BatchNorm; set for
+            PaddleGAN's files); no effect without BatchNorm
+    """
     net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=9, padding_type=padding_type)
     return set_eval_stats(net, eval_stats)
 
 
 def resnet_6blocks(input_nc=3, output_nc=3, ngf=64, norm="instance", use_dropout=False, padding_type="reflect",
                    eval_stats="running"):
-    """ResnetGenerator with 6 residual blocks (upstream choice for 128x128 images); ``eval_stats``
-    as :func:`resnet_9blocks`."""
+    """ResnetGenerator with 6 residual blocks (upstream choice for 128x128 images).
+
+    Args:
+        eval_stats: what BatchNorm normalises with in eval mode: `running` (its running statistics,
+            as the original) or `batch` (the batch's own, as PaddleGAN's BatchNorm; set for
+            PaddleGAN's files); no effect without BatchNorm
+    """
     net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, n_blocks=6, padding_type=padding_type)
     return set_eval_stats(net, eval_stats)
 
@@ -40,16 +49,28 @@ def basic(input_nc=3, ndf=64, norm="instance"):
 
 def unet_256(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, eval_stats="running"):
     """U-Net with 8 downsamplings for 256x256 images (pix2pix default: BatchNorm, dropout).
-    ``eval_stats``: ``'running'`` or ``'batch'`` statistics for BatchNorm in eval mode
-    (PaddleGAN's pix2pix: ``'batch'``; see :func:`set_eval_stats`)."""
+
+    Args:
+        eval_stats: what BatchNorm normalises with in eval mode: `running` (its running statistics,
+            as the original's `test.py --eval`) or `batch` (the batch's own, as PaddleGAN's
+            pix2pix; set for PaddleGAN's files)
+    """
     return UnetGenerator(input_nc, output_nc, 8, ngf, norm, use_dropout, eval_stats)
 
 
 def unet_128(input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True, eval_stats="running"):
-    """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout);
-    ``eval_stats`` as :func:`unet_256`."""
+    """U-Net with 7 downsamplings for 128x128 images (pix2pix default: BatchNorm, dropout).
+
+    Args:
+        eval_stats: what BatchNorm normalises with in eval mode: `running` (its running statistics,
+            as the original's `test.py --eval`) or `batch` (the batch's own, as PaddleGAN's
+            pix2pix; set for PaddleGAN's files)
+    """
     return UnetGenerator(input_nc, output_nc, 7, ngf, norm, use_dropout, eval_stats)
 
+
+for _fn in (resnet_9blocks, resnet_6blocks, unet_256, unet_128):
+    _fn.config_choices = {"eval_stats": EVAL_STATS}  # the config checks the value by name
 
 GENERATORS = {
     "resnet_9blocks": resnet_9blocks,
