@@ -10,7 +10,7 @@ The offline default needs none of this: SyntheticDigitsDataset generates its dig
 import difflib
 import os
 
-from ..utils.download import DownloadError, download, extract_tar, get_cache_dir
+from ..utils.download import ChecksumError, DownloadError, download, extract_tar, get_cache_dir
 
 __all__ = ["GENERATION_DATASETS", "download_generation_dataset", "main"]
 
@@ -53,6 +53,8 @@ def _base(name, base_url):
 
 
 def _offline_help(err):
+    if isinstance(err, ChecksumError):  # the server answered: being offline is not the problem
+        return err
     return DownloadError(f"{err} (No internet? The generation models train offline on the synthetic digits: "
                          f"dataset SyntheticDigitsDataset, e.g. configs/quickstart_dcgan.yaml.)")
 
