@@ -31,7 +31,7 @@ written by PaddleGAN's own classes, tests/data/paddlegan/):
   which equals a zero bias (the CAM re-weighting uses the weight only), and drops the HourGlass
   ``ConvBlock4`` 1x1 skip convolutions that the original creates but never uses when channels match.
 
-What the names do not say (the U-Net's skip connection, BatchNorm's statistics at test time)
+What the names do not say (BatchNorm's statistics at test time: PaddleGAN's use the batch's own)
 is chosen by ``load.py`` from the file's origin; docs/weights.md has the full comparison.
 """
 import re
