@@ -37,10 +37,10 @@ recipe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(recipe)
 _ENTRIES = None
 
-# cyclegan_resnet_6blocks_ngf8_batchnorm_in1 (a BatchNorm ResNet without dropout) found that
-# infer_arch took 'model.<i>.conv_block.6.weight' for the dropout layout, where that key is the
-# block's second convolution ([C, C, 3, 3]); without dropout and with BatchNorm it is the
-# second BatchNorm's weight ([C]), so the net was built with dropout and the keys did not fit.
+# cyclegan_resnet_6blocks_ngf8_batchnorm_in1 (a BatchNorm ResNet without dropout) guards
+# infer_arch's dropout test: 'model.<i>.conv_block.6.weight' is the second convolution
+# ([C, C, 3, 3]) with dropout, but the second BatchNorm's weight ([C]) without dropout and with
+# BatchNorm (before 5460aca that file was built with dropout and its keys did not fit).
 
 
 def entries(name):
