@@ -261,3 +261,19 @@ def test_resume_still_restores_the_random_state_exactly(in_tmp):
     expected = paddle.rand([4]).numpy()
     set_rng_state(load_file(str(in_tmp / "rng.pdckpt"))["rng"])
     np.testing.assert_array_equal(paddle.rand([4]).numpy(), expected)  # same generator, same path
+
+
+def test_protocol_2_bytes_from_python_3_are_read(in_tmp):
+    """Python 3 writes bytes (and NumPy data) in protocol 2 through _codecs.encode(str, 'latin1'):
+    allowed for text to latin-1/UTF-8 bytes only."""
+    arrays = {"data": np.arange(12, dtype=np.uint8).reshape(3, 4), "raw": b"\x00\xffabc"}
+    path = in_tmp / "py3.pdparams"
+    path.write_bytes(pickle.dumps(arrays, protocol=2))
+    out = read_checkpoint(path)
+    np.testing.assert_array_equal(out["data"], arrays["data"])
+    assert out["raw"] == arrays["raw"]
+    sneaky = in_tmp / "codecs.pdparams"
+    sneaky.write_bytes(_op("PROTO", b"\x02") + _global("_codecs", "encode") + _short_str("abc")
+                       + _short_str("rot13") + _op("TUPLE2") + _op("REDUCE") + _op("STOP"))
+    with pytest.raises(UnsafeCheckpointError, match="only text"):
+        read_checkpoint(sneaky)

@@ -113,6 +113,16 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype, count=1)[0] if data is not None else dtype.type()
 
 
+def _codecs_encode(text, encoding="utf-8", errors="strict"):
+    """``_codecs.encode``, as protocol-2 pickles written by Python 3 store ``bytes`` (NumPy data,
+    CIFAR-10 batches re-saved by Python 3): ``encode(str, 'latin1')``. Only text to bytes in
+    latin-1 or UTF-8; nothing else of the codecs machinery."""
+    if not isinstance(text, str) or encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "utf-8"):
+        raise UnsafeCheckpointError(f"refusing _codecs.encode({type(text).__name__}, {encoding!r}): only text "
+                                    f"to latin-1/UTF-8 bytes is allowed")
+    return text.encode(encoding, errors)
+
+
 class _Inert:
     """Stands for harmless objects that weights do not need (the RNG state in ppimg2img's
     training checkpoints): accepts its arguments and state, does nothing."""
@@ -139,6 +149,7 @@ ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _codecs_encode,
 }
 
 
