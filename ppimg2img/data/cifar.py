@@ -40,17 +40,10 @@ def read_cifar_batch(path):
     """``(images uint8 [N, 32, 32, 3] RGB, labels int64 [N])`` of one CIFAR-10 batch file, read
     with the restricted unpickler (hostile pickles raise UnsafeCheckpointError naming the global)."""
     # imported here: ppimg2img.weights pulls in the nets, which ``import ppimg2img.data`` does not need
-    from ..weights.reader import CheckpointReadError, UnsafeCheckpointError, read_checkpoint
+    from ..weights.reader import CheckpointReadError, read_checkpoint
     path = os.fspath(path)
     try:
         batch = read_checkpoint(path)
-    except UnsafeCheckpointError as err:
-        if "'_codecs.encode'" in str(err):
-            raise UnsafeCheckpointError(
-                f"{err} (This batch was pickled by Python 3 with protocol 2, which stores bytes and arrays "
-                f"through _codecs.encode; the official Python 2 batches and files written with protocol >= 3 "
-                f"are read. Use the official files or re-save with a newer protocol.)") from None
-        raise
     except CheckpointReadError as err:
         raise ValueError(f"cannot read CIFAR-10 batch: {err}. Delete the data set and download it again.") from None
     if not isinstance(batch, dict):

@@ -83,6 +83,8 @@ CONFIG_SCHEMA = Section({
     }),
     "eval": Section({
         "max_images": Field(int, None, minimum=1, help="evaluate at most N images per direction"),
+        "samples": Field(int, None, minimum=1, help="generation models: samples drawn from fixed noise for the "
+                                                   "metrics (default: as many as the test set holds, at most 10000)"),
         "directions": Field(list, ["AtoB", "BtoA"], choices=("AtoB", "BtoA"),
                             help="which generators to evaluate (models with one generator, like pix2pix, "
                                  "only have AtoB)"),

@@ -423,6 +423,9 @@ class Trainer:
         ``eval.fid``/``eval.kid`` are on, against the real images of the target domain.
         Directions are the model's: AtoB runs G_A on what the dataset calls A (``testB`` when
         ``direction: BtoA``); one-generator models (pix2pix) only have AtoB."""
+        if getattr(self.model, "kind", "translation") == "generation":
+            from .evaluation.generation import evaluate_generation
+            return evaluate_generation(self, tag, progress)
         test_cfg = self.cfg["dataset"]["test"]
         if test_cfg is None:
             logger.warning("dataset.test is not set: nothing to evaluate")

@@ -44,7 +44,7 @@ class GANModel(BaseModel):
     kind = "generation"
 
     def __init__(self, generator, discriminator, gan_mode="vanilla", n_critic=1, clip_value=None,
-                 lambda_gp=10.0, lsgan_targets=(0.0, 1.0, 1.0), n_visuals=32, init_type="normal",
+                 lambda_gp=10.0, lsgan_targets=[0.0, 1.0, 1.0], n_visuals=32, init_type="normal",
                  init_gain=0.02, is_train=True, seed=0):
         super().__init__()
         if gan_mode not in GAN_MODES:
