@@ -43,7 +43,7 @@ _PREDICTORS = ("BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredi
                "Apple2OrangePredictor", "Orange2ApplePredictor", "Summer2WinterPredictor",
                "Winter2SummerPredictor", "Photo2MonetPredictor", "Photo2VanGoghPredictor",
                "Photo2CezannePredictor", "Photo2UkiyoePredictor", "Monet2PhotoPredictor", "Sat2MapPredictor",
-               "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor")
+               "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor", "GANGeneratorPredictor")
 _LAZY.update({name: ("ppimg2img.predictors", name) for name in _PREDICTORS})
 
 

@@ -279,6 +279,11 @@ def video_main(argv=None, prog="ppimg2img video"):
     return run(argv, prog=prog)
 
 
+def generate_main(argv=None, prog="ppimg2img generate"):
+    from .predictors.generation import generate_main as run
+    return run(argv, prog=prog)
+
+
 def export_main(argv=None, prog="ppimg2img export"):
     from .export.model import export_main as run
     return run(argv, prog=prog)
@@ -290,6 +295,8 @@ COMMANDS = {
     "cartoonize": (cartoonize_main, "cartoonize IN... [-o OUT]", "cartoonise the faces of photos (photo2cartoon)"),
     "video": (video_main, "video --model NAME IN.mp4 -o OUT.mp4",
               "translate a video frame by frame, keeping its frame rate and sound"),
+    "generate": (generate_main, "generate --weights CKPT [--n 64] [--seed 0] [--class 3] [-o grid.png]",
+                 "draw samples from a trained generation model (DCGAN, WGAN...)"),
     "export": (export_main, "export --load WEIGHTS [-c CONFIG] [-o OUT] [--onnx]",
                "export every generator for Paddle Inference (and ONNX)"),
     "train": (lambda argv: train_main(argv, prog="ppimg2img train"), "train -c CONFIG [options]",
