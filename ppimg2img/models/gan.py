@@ -95,6 +95,11 @@ class GANModel(BaseModel):
         """``batch['image']``: NCHW in [-1, 1]; ``batch['label']``: [N] ints (conditional models)."""
         image = batch["image"]
         self.real = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(image)
+        G = self.nets["netG"]
+        if list(self.real.shape[1:]) != [G.output_nc, G.image_size, G.image_size]:
+            raise ValueError(f"the dataset gives images of shape {list(self.real.shape[1:])} (C, H, W) but the "
+                             f"generator makes {[G.output_nc, G.image_size, G.image_size]}: set the dataset's "
+                             f"image_size/channels to the generator's image_size/output_nc (or the other way)")
         self.labels = None
         if self.n_classes:
             if "label" not in batch:

@@ -142,6 +142,9 @@ class DCGANDiscriminator(nn.Layer):
     def forward(self, x, labels=None):
         if self.n_classes and labels is None:
             raise ValueError("this discriminator is conditional (n_classes > 0): pass labels")
+        if paddle.in_dynamic_mode() and list(x.shape[2:]) != [self.image_size] * 2:
+            raise ValueError(f"the discriminator was built for {self.image_size}x{self.image_size} images, "
+                             f"got {x.shape[2]}x{x.shape[3]}")
         if self.n_classes and self.cond_mode == "concat":
             h = self.main[1:](self._first_conv_with_label_maps(x, labels))
         else:
