@@ -184,7 +184,9 @@ def train_digit_classifier(train_images, train_labels, epochs=3, batch_size=64, 
 
     Deterministic for a ``seed`` (initial weights, shuffling, dropout). Paddle's global random
     state is restored afterwards, so training the classifier in the middle of a GAN run does not
-    change the run's random numbers. 3 epochs on 6000 digits take about 10-15 s on 2 CPU cores.
+    change the run's random numbers. 3 epochs on 6000 digits: about 22 s of CPU time (measured
+    on 2 cores: 40-46 s wall while the machine was shared, load ~8); 96% test accuracy on
+    jittered multi-font Hershey digits, 82% on Fashion-MNIST.
     """
     x = np.concatenate(list(_iter_batches(train_images, 1000)))
     y = _labels(train_labels, len(x))
@@ -340,13 +342,16 @@ def feature_fid(features1, features2):
 
 
 def digit_scores(classifier, images, labels=None, real_images=None, real_features=None, batch_size=500,
-                 kid_subsets=100, kid_subset_size=1000, seed=0):
+                 kid_subsets=20, kid_subset_size=1000, seed=0):
     """Scores of generated digits (see the module docstring for the protocol).
 
     ``labels``: the classes the samples were generated for (conditional models) ->
     ``class_accuracy``. ``real_images`` (or their precomputed ``real_features`` from
     :func:`digit_features`) -> ``feature_fid``, ``feature_kid``, ``feature_kid_std``
-    (``kid_subsets`` subsets of ``min(kid_subset_size, N)`` images, drawn with ``seed``).
+    (``kid_subsets`` subsets of ``min(kid_subset_size, N)`` images, drawn with ``seed``; the KID
+    reference code uses 100 subsets, which costs about 7 s of CPU for 1000 samples against 6000
+    real digits, hence 20 by default; ``kid_subsets=0`` skips KID). Pass ``real_features`` to
+    avoid recomputing the real set's features at every evaluation.
     Always: ``num_images``, ``class_histogram`` (10 fractions), ``class_entropy`` (nats),
     ``classifier_test_accuracy`` (None if the classifier did not come from
     :func:`get_digit_classifier`).
