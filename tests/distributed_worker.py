@@ -39,8 +39,11 @@ def main():
             return original(*args, **kwargs)
         setattr(module, name, wrapper)
 
-    for name in ("atomic_save", "save_grid", "save_image", "write_results_page", "write_training_page"):
+    import ppimg2img.engine.evaluation.translation as evaluation_module
+    for name in ("atomic_save", "save_grid", "write_training_page"):
         recording(trainer_module, name)
+    for name in ("save_image", "write_results_page"):  # the evaluation pages
+        recording(evaluation_module, name)
     recording(config_module, "save_config")
 
     train = trainer_module.Trainer.train

@@ -53,7 +53,8 @@ def test_trainer_fid_kid_with_protocol(tmp_path, monkeypatch):
     t = Trainer(load_config(_config(tmp_path, eval={"fid": True, "kid": True, "kid_subsets": 3}),
                             ["train.max_iters=1"]))
     extractor = _small_extractor()
-    monkeypatch.setattr(Trainer, "_inception", lambda self: extractor)
+    from ppimg2img.engine.evaluation import common
+    monkeypatch.setattr(common, "_inception", lambda trainer: extractor)
     t.train(progress=False)
     res = t.evaluate(tag="fid")["AtoB"]
     assert np.isfinite(res["fid"]["value"]) and res["fid"]["value"] > 0

@@ -261,7 +261,8 @@ def test_shipped_configs_are_valid_and_original(name):
     assert (model["discriminator"]["n_layers"], model["n_layers_local"]) == (7, 5)
     weights = (model["adv_weight"], model["cycle_weight"], model["identity_weight"], model["cam_weight"])
     assert weights == (1, 10, 10, 1000)
-    assert cfg["optimizer"] == {"lr": 1e-4, "name": "adam", "beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-4}
+    assert cfg["optimizer"] == {"lr": 1e-4, "name": "adam", "beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-4,
+                                "alpha": 0.99, "eps": 1e-8}  # alpha, eps: RMSprop only
     sched = cfg["lr_scheduler"]
     assert sched["policy"] == "linear" and sched["n_epochs"] == sched["n_epochs_decay"]
 

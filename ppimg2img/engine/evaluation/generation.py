@@ -24,6 +24,7 @@ from ...data import build_dataset
 from ...utils.env import logger
 from ...utils.image_io import save_image, tensor_to_image
 from ..visual import write_results_page
+from .common import distribution_metrics, inference_mode
 
 GRID_SAMPLES = 64
 INTERPOLATION_ROWS, INTERPOLATION_STEPS = 4, 10
@@ -105,7 +106,7 @@ def evaluate_generation(trainer, tag="latest", progress=True):
     results = {"samples": n, "seed": cfg["seed"]}
     if not trainer.is_main:
         return results
-    with trainer._inference_mode("eval"), paddle.no_grad():
+    with inference_mode(trainer, "eval"), paddle.no_grad():
         samples = generate_batches(model, z, labels)
         strips = _interpolations(model, cfg["seed"])
     os.makedirs(out_dir, exist_ok=True)
@@ -117,7 +118,7 @@ def evaluate_generation(trainer, tag="latest", progress=True):
         results.update(_digit_metrics(cfg, test_set, samples, labels, progress))
     if test_set is not None and (ecfg["fid"] or ecfg["kid"]):
         reals = [tensor_to_image(test_set[i]["image"]) for i in range(len(test_set))]
-        trainer._distribution_metrics(results, [tensor_to_image(s) for s in samples], reals,
+        distribution_metrics(trainer, results, [tensor_to_image(s) for s in samples], reals,
                                       getattr(test_set, "dataroot", "test set"), "generation")
     tmp = os.path.join(out_dir, "metrics.json.tmp")
     with open(tmp, "w") as f:
