@@ -199,8 +199,13 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
                                   f"{', '.join(available)}")
     wanted = _load_generators(model, obj, source, wanted, chosen_by_user=bool(nets))
     g_cfg = dict(model_cfg["generator"])
-    size, multiple = _image_size(g_cfg, image_size)
     model.eval()
+    if getattr(model, "kind", "translation") == "generation":
+        if image_size is not None:
+            raise ExportArgumentError(f"--image-size: a generation model makes {model.nets['netG'].image_size}x"
+                                      f"{model.nets['netG'].image_size} images from noise; leave it out")
+        return _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset)
+    size, multiple = _image_size(g_cfg, image_size)
 
     os.makedirs(output_dir, exist_ok=True)
     written, entries = {}, {}
@@ -240,6 +245,63 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     _write_text(os.path.join(output_dir, MANIFEST), json.dumps(manifest, indent=2) + "\n")
     _write_text(os.path.join(output_dir, README), _readme(manifest))
     return written
+
+
+def _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset):
+    """A generation model's generator: inputs z (and labels), output the image (export_sampler)."""
+    import paddle
+
+    from .. import __version__
+    from .paddle_graph import export_sampler
+
+    G = model.nets["netG"]
+    os.makedirs(output_dir, exist_ok=True)
+    prefix = os.path.join(output_dir, "netG")
+    export_sampler(G, prefix)
+    files = list(model_files(prefix))
+    inputs = {"z": {"shape": [-1, G.nz], "dtype": "float32", "meaning": "noise z ~ N(0, I)"}}
+    if G.n_classes:
+        inputs["labels"] = {"shape": [-1], "dtype": "int64", "meaning": f"class of each sample, 0..{G.n_classes - 1}"}
+    entry = {"direction": "z -> image",
+             "paddle": {"model_file": os.path.basename(files[0]), "params_file": os.path.basename(files[1]),
+                        "inputs": list(inputs), "output": (_fetch_names(files[0]) or ["fetch_name_0"])[0]},
+             "inputs": inputs,
+             "output": {"shape": [-1, G.output_nc, G.image_size, G.image_size],
+                        "meaning": _meaning(model_name, G.output_nc, "output")}}
+    if onnx:
+        from .onnx import export_onnx
+
+        files.append(export_onnx(prefix, prefix + ".onnx", opset=opset))
+        entry["onnx"] = {"file": os.path.basename(files[-1]), "inputs": list(inputs), "output": entry["paddle"]["output"]}
+    logger.info("exported netG (z -> image) -> %s", ", ".join(files))
+    manifest = {"format": "ppimg2img-export", "version": 1, "name": run_name, "model": model_name,
+                "generator": g_cfg, "generators": {"netG": entry}, "dtype": "float32", "value_range": [-1, 1],
+                "dynamic": ["batch"], "source": os.path.abspath(source),
+                "config": os.path.abspath(config) if config else None, "ppimg2img": __version__,
+                "paddle": paddle.__version__,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if onnx:
+        import paddle2onnx
+
+        manifest["paddle2onnx"] = paddle2onnx.__version__
+    _write_text(os.path.join(output_dir, MANIFEST), json.dumps(manifest, indent=2) + "\n")
+    _write_text(os.path.join(output_dir, README), _sampler_readme(manifest))
+    return {"netG": files}
+
+
+def _sampler_readme(manifest):
+    entry = manifest["generators"]["netG"]
+    labels = "labels" in entry["inputs"]
+    feed = "{'z': z" + (", 'labels': labels" if labels else "") + "}"
+    return (f"# {manifest['name']}: exported {manifest['model']} generator\n\n"
+            f"Inputs: z float32 [batch, {entry['inputs']['z']['shape'][1]}] drawn from N(0, I)"
+            + (f"; labels int64 [batch] ({entry['inputs']['labels']['meaning']})" if labels else "")
+            + f". Output: {entry['output']['meaning']}, shape {entry['output']['shape']}.\n\n"
+            "```python\nimport numpy as np, onnxruntime as ort\n"
+            "session = ort.InferenceSession('netG.onnx')\n"
+            f"z = np.random.default_rng(0).standard_normal((16, {entry['inputs']['z']['shape'][1]})).astype('float32')\n"
+            + ("labels = np.arange(16) % 10\n" if labels else "")
+            + f"images = session.run(None, {feed})[0]  # [-1, 1]\n```\n")
 
 
 def default_output_dir(run_name):

@@ -81,18 +81,21 @@ def _repair(model, graph_file):
             for attr in node.attribute:
                 if attr.name == "alpha":
                     attr.f = slope
-    # one input x [N, C, H, W]; the output has the input's batch and size
+    # inputs: x [N, C, H, W] (translation), or z [N, nz] and labels [N] (generation); the
+    # output has the batch of the inputs, and an image input's size
     initializers = {i.name for i in model.graph.initializer}
-    (inp,) = [i for i in model.graph.input if i.name not in initializers]
-    in_dims = inp.type.tensor_type.shape.dim
-    names = ("batch", None, "height", "width")
-    for dim, name in zip(in_dims, names):
-        if name and not dim.HasField("dim_value"):
-            _set_dim(dim, name)
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    for inp in inputs:
+        dims = inp.type.tensor_type.shape.dim
+        for dim, name in zip(dims, ("batch", None, "height", "width")[:len(dims)]):
+            if name and not dim.HasField("dim_value"):
+                _set_dim(dim, name)
+    in_dims = inputs[0].type.tensor_type.shape.dim
+    copied = (0, 2, 3) if len(in_dims) == 4 else (0,)
     for out in model.graph.output:
         out_dims = out.type.tensor_type.shape.dim
         if len(out_dims) == 4:
-            for i in (0, 2, 3):
+            for i in copied:
                 src = in_dims[i]
                 _set_dim(out_dims[i], src.dim_value if src.HasField("dim_value") else src.dim_param)
     if not any(a.type in (a.GRAPH, a.GRAPHS) for n in model.graph.node for a in n.attribute):  # no subgraphs

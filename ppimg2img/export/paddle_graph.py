@@ -70,6 +70,20 @@ def export_generator(net, path_prefix, input_nc=3, image_size=None):
     """
     size = [None, None] if image_size is None else [int(image_size), int(image_size)]
     spec = [paddle.static.InputSpec([None, int(input_nc), *size], "float32", "x")]
+    return _save(ImageOnly(net), net, path_prefix, spec)
+
+
+def export_sampler(net, path_prefix):
+    """Save a generation model's generator: inputs ``z`` [batch, nz] float32 (N(0, I) noise) and,
+    for a conditional one, ``labels`` [batch] int64; output the image [batch, C, H, W] in [-1, 1]."""
+    spec = [paddle.static.InputSpec([None, int(net.nz)], "float32", "z")]
+    if net.n_classes:
+        spec.append(paddle.static.InputSpec([None], "int64", "labels"))
+    return _save(net, net, path_prefix, spec)
+
+
+def _save(layer, net, path_prefix, spec):
+    """``paddle.jit.save(layer)`` into a temporary folder, then moved into place (net in eval mode)."""
     was_training = net.training
     net.eval()
     folder = os.path.dirname(os.path.abspath(path_prefix))
@@ -81,7 +95,7 @@ def export_generator(net, path_prefix, input_nc=3, image_size=None):
             with trace_as_written(), warnings.catch_warnings():  # the tracer warns about its own internals
                 warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface")
                 warnings.filterwarnings("ignore", message="no variable in your model")
-                paddle.jit.save(ImageOnly(net), os.path.join(tmp, name), input_spec=spec)
+                paddle.jit.save(layer, os.path.join(tmp, name), input_spec=spec)
         except Exception as err:  # Paddle's tracing errors are long: keep the first line
             first = (str(err).strip().splitlines() or [""])[0]
             raise ExportError(f"could not export {type(net).__name__} to {path_prefix}: "
