@@ -132,8 +132,11 @@ def scratch_checkout(tmp_path):
 #: runs the ```python blocks of one page in one interpreter (Paddle is imported once per page),
 #: each block in a fresh namespace, as a reader pasting it into a new session would
 _PY_WORKER = r"""
-import contextlib, io, json, sys, traceback
-reply = sys.stdout
+import contextlib, io, json, os, sys, traceback
+# replies go to a copy of fd 1; fd 1 itself goes to the log (fd 2), so that what C++ code prints
+# there (oneDNN's 'ReduceMeanCheckIfOneDNNSupport' notes) cannot corrupt the replies
+reply = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
 for line in sys.stdin:
     buf = io.StringIO()
     ok = True
@@ -234,6 +237,8 @@ def test_python_blocks_run_in_fresh_namespaces_and_errors_are_reported(tmp_path)
     worker = _PythonWorker(tmp_path, dict(os.environ), subprocess.DEVNULL)
     try:
         assert worker.run("x = 1\nprint('hello', x)", 30) == {"ok": True, "output": "hello 1\n"}
+        # what native code writes to fd 1 (as oneDNN does) does not break the replies
+        assert worker.run("import os\nos.write(1, b'ReduceMeanCheckIfOneDNNSupport\\n')", 30)["ok"]
         res = worker.run("print(x)", 30)  # the previous block's names are gone
         assert not res["ok"] and "NameError" in res["output"]
         res = worker.run("open('missing.txt')", 30)
