@@ -93,9 +93,10 @@ FAMILIES = {
                     [(1, 3, 32, 32), (3, 3, 32, 32)], 1e-4),
     # photo2cartoon: 4 hourglasses of Soft-AdaLIN/LIN layers, each dividing by a per-image
     # standard deviation, amplify float32 rounding differences of other summation orders
-    # (oneDNN, onnxruntime): measured 2e-5..4e-5, bound 2e-4
+    # (oneDNN, onnxruntime): measured 2e-5..4e-5 on an AVX2 EPYC, up to 2e-4 on an AVX-512 Xeon
+    # (tests/test_inference_backend.py::test_photo2cartoon_parity): bound 5e-4, 1/16 grey level
     "photo2cartoon": ("photo2cartoon", {"ngf": 4, "img_size": 32, "light": True}, None,
-                      [(1, 3, 32, 32), (2, 3, 64, 48)], 2e-4),
+                      [(1, 3, 32, 32), (2, 3, 64, 48)], 5e-4),
 }
 
 

@@ -84,5 +84,6 @@ def test_photo2cartoon_generator_export_parity(tmp_path):
     out = export_and_run(net, x, str(tmp_path / "p2c" / "model"))
     assert out.shape == (1, 3, 32, 32)
     # This net amplifies float32 rounding (its 8x8 hourglass levels normalise small maps): eager float32
-    # and float64 differ by ~6e-5 on the reference fixture, so the graph's fused kernels get 2e-4.
-    np.testing.assert_allclose(out, eager, rtol=0, atol=2e-4)
+    # and float64 differ by ~6e-5 on the reference fixture; the graph's fused kernels are further off
+    # on some CPUs (1.9e-4 from float64 on an AVX-512 Xeon, see test_inference_backend): 5e-4.
+    np.testing.assert_allclose(out, eager, rtol=0, atol=5e-4)

@@ -146,8 +146,11 @@ def test_photo2cartoon_parity(tmp_path):
     gen = load_or_export(net, str(tmp_path / "g"), "fp")  # default: pads swapped, instance norms kept
     assert is_current(str(tmp_path / "g"), "fp") and not is_current(str(tmp_path / "g"), "fp", pool_norm=True)
     x = _x(2, 32, 48)  # (the slowest export: one input shape only)
-    # this net amplifies float32 rounding (see tests/test_export_inference.py): 2e-4
-    np.testing.assert_allclose(gen(x), _eager(net, x), rtol=0, atol=2e-4)
+    # this net amplifies float32 rounding (see tests/test_export_inference.py). Graph vs eager was
+    # 2e-5..4e-5 on an AVX2 EPYC but 1.0e-4 on an AVX-512 Xeon, and 1.7e-4..2.0e-4 there since the
+    # float32 norms of 71864df (the graph's own error against float64 is 1.9e-4, eager's 4e-5, so
+    # neither is wrong): 5e-4, 1/16 of a grey level
+    np.testing.assert_allclose(gen(x), _eager(net, x), rtol=0, atol=5e-4)
 
 
 class CountingBuilder:
