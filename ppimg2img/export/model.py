@@ -200,7 +200,7 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     wanted = _load_generators(model, obj, source, wanted, chosen_by_user=bool(nets))
     g_cfg = dict(model_cfg["generator"])
     model.eval()
-    if getattr(model, "kind", "translation") == "generation":
+    if model.kind == "generation":
         if image_size is not None:
             raise ExportArgumentError(f"--image-size: a generation model makes {model.nets['netG'].image_size}x"
                                       f"{model.nets['netG'].image_size} images from noise; leave it out")
@@ -272,7 +272,8 @@ def _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, conf
         from .onnx import export_onnx
 
         files.append(export_onnx(prefix, prefix + ".onnx", opset=opset))
-        entry["onnx"] = {"file": os.path.basename(files[-1]), "inputs": list(inputs), "output": entry["paddle"]["output"]}
+        entry["onnx"] = {"file": os.path.basename(files[-1]), "inputs": list(inputs),
+                         "output": entry["paddle"]["output"]}
     logger.info("exported netG (z -> image) -> %s", ", ".join(files))
     manifest = {"format": "ppimg2img-export", "version": 1, "name": run_name, "model": model_name,
                 "generator": g_cfg, "generators": {"netG": entry}, "dtype": "float32", "value_range": [-1, 1],
@@ -299,7 +300,8 @@ def _sampler_readme(manifest):
             + f". Output: {entry['output']['meaning']}, shape {entry['output']['shape']}.\n\n"
             "```python\nimport numpy as np, onnxruntime as ort\n"
             "session = ort.InferenceSession('netG.onnx')\n"
-            f"z = np.random.default_rng(0).standard_normal((16, {entry['inputs']['z']['shape'][1]})).astype('float32')\n"
+            f"z = np.random.default_rng(0).standard_normal((16, {entry['inputs']['z']['shape'][1]}))"
+            ".astype('float32')\n"
             + ("labels = np.arange(16) % 10\n" if labels else "")
             + f"images = session.run(None, {feed})[0]  # [-1, 1]\n```\n")
 

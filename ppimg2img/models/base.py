@@ -17,6 +17,14 @@ def build_optimizer(parameters, scheduler, name="adam", beta1=0.5, beta2=0.999, 
     - 'rmsprop': torch.optim.RMSprop (WGAN, Arjovsky et al. 2017, alg. 1: lr 5e-5), smoothing
       ``alpha`` 0.99, ``eps`` 1e-8, no momentum. PyTorch adds eps outside the square root and
       Paddle inside, so Paddle gets eps**2: sqrt(v + eps**2) equals sqrt(v) + eps at both ends.
+
+    Args:
+        name: 'adam' or 'rmsprop' (WGAN).
+        beta1: Adam's first-moment decay (the originals' 0.5).
+        beta2: Adam's second-moment decay (0.999; WGAN-GP: 0.9).
+        weight_decay: coupled L2 weight decay (U-GAT-IT: 1e-4).
+        alpha: RMSprop's smoothing constant (torch's default 0.99).
+        eps: RMSprop's epsilon as PyTorch defines it (1e-8).
     """
     if name == "adam":
         return paddle.optimizer.Adam(learning_rate=scheduler, beta1=beta1, beta2=beta2,
@@ -36,9 +44,27 @@ def set_requires_grad(nets, requires_grad):
 
 
 class BaseModel:
-    """Holds ``nets``, ``optimizers`` and ``schedulers`` dicts; subclasses fill them and
-    implement ``set_input``, ``train_step`` (returns a dict of float losses), ``translate``
-    and ``visuals``."""
+    """Holds ``nets``, ``optimizers`` and ``schedulers`` dicts. The contract between a model and
+    the engine (trainer, evaluation, export, predictors), in one place:
+
+    Every model
+        ``__init__(generator, discriminator, ..., is_train=True, seed=0)``: build ``nets`` (the
+        config's ``model`` section is its keyword arguments); ``setup_training(optimizer_cfg,
+        scheduler_cfg)``: the optimizers (``setup_optimizers``); ``set_input(batch)``: a loader
+        batch; ``train_step()``: one training step, returning ``{loss name: float}``;
+        ``visuals()``: rows of ``(label, NCHW tensor)`` for the training grid;
+        ``extra_state()``/``set_extra_state()``: whatever else a checkpoint must restore.
+    ``kind = 'translation'`` (CycleGAN, pix2pix, U-GAT-IT, photo2cartoon)
+        ``translate(images, direction)``; ``directions`` ('AtoB', 'BtoA'); optionally
+        ``display_images`` (colorization converts Lab to RGB). Evaluated by
+        engine/evaluation/translation.py.
+    ``kind = 'generation'`` (GANModel)
+        ``generate(z, labels=None)``, ``nz``, ``n_classes``. Evaluated by
+        engine/evaluation/generation.py; exported with inputs z (and labels).
+    """
+
+    #: what the model does: 'translation' (A -> B) or 'generation' (z -> image)
+    kind = "translation"
 
     #: the static-program step of ``train.fast`` (engine/fast.py), or None for the eager step
     fast_step = None

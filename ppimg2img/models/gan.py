@@ -38,7 +38,21 @@ def critic_parameters(net):
 
 
 class GANModel(BaseModel):
-    """G: z (and label) -> image; D: image (and label) -> score. See the module docstring."""
+    """G: z (and label) -> image; D: image (and label) -> score. See the module docstring.
+
+    Args:
+        generator: the generator section (``name: dcgan`` and its arguments).
+        discriminator: the discriminator section; its channels, image size and classes follow the generator.
+        gan_mode: the objective: 'vanilla' (DCGAN), 'lsgan', 'wgan' (needs clip_value), 'wgangp', 'hinge'.
+        n_critic: critic (D) steps per generator step (WGAN and WGAN-GP: 5).
+        clip_value: clip every critic parameter to [-c, c] after each critic step (WGAN: 0.01); null: no clipping.
+        lambda_gp: weight of the gradient penalty of 'wgangp' (the paper's 10); ignored by the other objectives.
+        lsgan_targets: LSGAN's (a, b, c): D's targets for fake and real, G's target for fake
+            (the paper: [0, 1, 1] or [-1, 1, 0]).
+        n_visuals: fixed-noise samples in each training visuals grid.
+        init_type: weight initialisation: 'normal' (DCGAN's N(0, 0.02)), 'xavier', 'kaiming', 'orthogonal'.
+        init_gain: standard deviation (normal) or gain (xavier, orthogonal) of the initialisation.
+    """
 
     #: what the engine evaluates: generated samples, not translations
     kind = "generation"

@@ -50,7 +50,15 @@ def one_hot_maps(labels, n_classes, size):
 
 class DCGANGenerator(nn.Layer):
     """z (and label) -> image in [-1, 1]. ``forward(z, labels=None)``: z is [N, nz] or
-    [N, nz, 1, 1]; ``labels`` [N] ints when ``n_classes > 0``."""
+    [N, nz, 1, 1]; ``labels`` [N] ints when ``n_classes > 0``.
+
+    Args:
+        nz: length of the noise vector z (the paper's 100).
+        ngf: filters of the last transposed convolution; they double towards the 4x4 (7x7) end.
+        output_nc: channels of the generated images (1 grey, 3 RGB).
+        image_size: side of the generated images: 4 * 2**k (32, 64, 128) or 7 * 2**k (28).
+        n_classes: > 0 makes G and D conditional on a class label 0..n_classes-1 (one-hot with z).
+    """
 
     def __init__(self, nz=100, ngf=64, output_nc=3, image_size=64, n_classes=0):
         super().__init__()
@@ -105,7 +113,16 @@ class DCGANDiscriminator(nn.Layer):
     """Image (and label) -> one raw score per image, shape [N].
 
     ``norm``: 'batch' (DCGAN), 'layer' or 'none' (WGAN-GP: no BatchNorm in the critic, since the
-    penalty is per sample). The first layer never has one (paper sec. 3)."""
+    penalty is per sample). The first layer never has one (paper sec. 3).
+
+    Args:
+        input_nc: channels of the images (set from the generator by GANModel).
+        ndf: filters of the first convolution; they double towards the 4x4 (7x7) end.
+        image_size: side of the images (set from the generator by GANModel).
+        norm: 'batch' (DCGAN), 'layer' or 'none' (WGAN-GP's critic: no BatchNorm).
+        n_classes: classes of a conditional D (set from the generator by GANModel).
+        cond_mode: how a conditional D sees the label: 'concat' (one-hot label maps with the image) or 'projection'.
+    """
 
     #: valid values the config validator checks (``norm`` differs from the other nets')
     config_choices = {"norm": DISCRIMINATOR_NORMS, "cond_mode": COND_MODES}

@@ -10,7 +10,7 @@
 
 def evaluate(trainer, tag="latest", progress=True):
     """Evaluate ``trainer.model`` by its kind ('translation' unless the model says 'generation')."""
-    if getattr(trainer.model, "kind", "translation") == "generation":
+    if trainer.model.kind == "generation":
         from .generation import evaluate_generation
         return evaluate_generation(trainer, tag, progress)
     from .translation import evaluate_translation
