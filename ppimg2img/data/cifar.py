@@ -8,13 +8,11 @@ the 1024 red, then green, then blue values of a 32x32 image, row-major; ``labels
 restricted unpickler (:func:`ppimg2img.weights.reader.read_checkpoint`), which builds containers
 and NumPy arrays and refuses anything else; never with ``pickle.load``.
 """
-import math
 import os
 
 import numpy as np
-import paddle
 
-from .mnist import check_generation_options, resize_square, to_item_array
+from .mnist import LabelledArrayDataset
 
 __all__ = ["CIFAR10Dataset", "load_cifar10", "read_cifar_batch", "CIFAR10_CLASSES", "TRAIN_BATCHES", "TEST_BATCHES"]
 
@@ -109,7 +107,7 @@ def read_class_names(dataroot):
     return tuple(n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names)
 
 
-class CIFAR10Dataset(paddle.io.Dataset):
+class CIFAR10Dataset(LabelledArrayDataset):
     """CIFAR-10 (32x32 RGB, 10 classes) for the generation models.
 
     Args:
@@ -126,49 +124,16 @@ class CIFAR10Dataset(paddle.io.Dataset):
     "skipped": ""}``. ``class_names`` holds the names from ``batches.meta``.
     """
 
-    kind = "generation"
-    num_classes = 10
-
     def __init__(self, dataroot, phase="train", image_size=None, channels=3, max_dataset_size=None, seed=0,
                  flip=False):
-        super().__init__()
-        check_generation_options(image_size, channels, max_dataset_size, seed)
-        self.dataroot, self.phase = os.fspath(dataroot), phase
-        self.image_size, self.channels, self.seed, self.flip = image_size, channels, int(seed), bool(flip)
-        self.epoch = 0
+        super().__init__(phase, image_size, channels, max_dataset_size, seed, flip)
+        self.dataroot = os.fspath(dataroot)
         images, labels, self._batch_paths, counts = _load_batches(self.dataroot, phase)
         self._batch_starts = np.cumsum([0] + counts[:-1])
-        if max_dataset_size is not None and max_dataset_size != math.inf:
-            images, labels = images[:int(max_dataset_size)], labels[:int(max_dataset_size)]
-        if not len(images):
-            raise ValueError(f"the CIFAR-10 batches of phase '{phase}' in '{self.dataroot}' hold no images")
-        self.images, self.labels = images, labels
+        self.set_arrays(images, labels, f"the CIFAR-10 batches of phase '{phase}' in '{self.dataroot}'")
         self.class_names = read_class_names(self.dataroot)
 
-    def set_epoch(self, epoch):
-        """Select the epoch whose random choices ``__getitem__`` reproduces (only ``flip`` uses them)."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return len(self.images)
-
-    def _path(self, index):
+    def item_path(self, index):
         """'<batch file>#<index in that file>'."""
         batch = int(np.searchsorted(self._batch_starts, index, side="right")) - 1
         return f"{self._batch_paths[batch]}#{index - int(self._batch_starts[batch])}"
-
-    def __getitem__(self, index):
-        index = int(index)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
-        img = self.images[index]
-        if self.image_size is not None:
-            img = resize_square(img, self.image_size)
-        if self.flip and np.random.default_rng([self.seed, self.epoch, index]).random() < 0.5:
-            img = img[:, ::-1]
-        return {"image": to_item_array(img, self.channels), "label": np.int64(self.labels[index]),
-                "path": self._path(index), "skipped": ""}
-
-    def __repr__(self):
-        return (f"CIFAR10Dataset(dataroot='{self.dataroot}', phase='{self.phase}', n={len(self)}, "
-                f"image_size={self.image_size or 32}, channels={self.channels})")

@@ -146,7 +146,62 @@ def to_item_array(img, channels):
     return np.ascontiguousarray(img, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
-class MNISTDataset(paddle.io.Dataset):
+class LabelledArrayDataset(paddle.io.Dataset):
+    """Images and labels held in memory as arrays (MNIST-format files, CIFAR-10 batches), with the
+    generation datasets' options: resizing, channels, ``max_dataset_size`` and ``flip``.
+    Subclasses check the options with ``super().__init__``, read their files, then call
+    ``set_arrays``."""
+
+    kind = "generation"
+    num_classes = 10
+
+    def __init__(self, phase, image_size, channels, max_dataset_size, seed, flip):
+        super().__init__()
+        check_generation_options(image_size, channels, max_dataset_size, seed)
+        self.phase, self.image_size, self.channels = phase, image_size, channels
+        self.max_dataset_size, self.seed, self.flip, self.epoch = max_dataset_size, int(seed), bool(flip), 0
+
+    def set_arrays(self, images, labels, source):
+        """Keep the first ``max_dataset_size`` images and check the labels; ``source`` names the files."""
+        if self.max_dataset_size is not None and self.max_dataset_size != math.inf:
+            images, labels = images[:int(self.max_dataset_size)], labels[:int(self.max_dataset_size)]
+        if not len(images):
+            raise ValueError(f"{source} holds no images")
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        if bad.size:
+            raise ValueError(f"labels of phase '{self.phase}' in {source} must be 0-{self.num_classes - 1}, "
+                             f"found {int(bad[0])}")
+        self.images, self.labels = images, labels
+
+    def set_epoch(self, epoch):
+        """Select the epoch whose random choices ``__getitem__`` reproduces (only ``flip`` uses them)."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return len(self.images)
+
+    def item_path(self, index):
+        """Where item ``index`` comes from: '<file>#<index in that file>'."""
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        index = int(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
+        img = self.images[index]
+        if self.image_size is not None:
+            img = resize_square(img, self.image_size)
+        if self.flip and np.random.default_rng([self.seed, self.epoch, index]).random() < 0.5:
+            img = img[:, ::-1]
+        return {"image": to_item_array(img, self.channels), "label": np.int64(self.labels[index]),
+                "path": self.item_path(index), "skipped": ""}
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(dataroot='{self.dataroot}', phase='{self.phase}', n={len(self)}, "
+                f"image_size={self.image_size or self.images.shape[1]}, channels={self.channels})")
+
+
+class MNISTDataset(LabelledArrayDataset):
     """MNIST-format data (MNIST, Fashion-MNIST, the synthetic digits) for the generation models.
 
     Args:
@@ -165,50 +220,15 @@ class MNISTDataset(paddle.io.Dataset):
     "skipped": ""}``.
     """
 
-    kind = "generation"
-    num_classes = 10
-
     def __init__(self, dataroot, phase="train", image_size=None, channels=1, max_dataset_size=None, seed=0,
                  flip=False):
-        super().__init__()
-        check_generation_options(image_size, channels, max_dataset_size, seed)
-        self.dataroot, self.phase = os.fspath(dataroot), phase
-        self.image_size, self.channels, self.seed, self.flip = image_size, channels, int(seed), bool(flip)
-        self.epoch = 0
+        super().__init__(phase, image_size, channels, max_dataset_size, seed, flip)
+        self.dataroot = os.fspath(dataroot)
         self.images_path = mnist_files(self.dataroot, phase)[0]
-        images, labels = load_mnist(self.dataroot, phase)
-        if max_dataset_size is not None and max_dataset_size != math.inf:
-            images, labels = images[:int(max_dataset_size)], labels[:int(max_dataset_size)]
-        if not len(images):
-            raise ValueError(f"'{self.images_path}' holds no images")
-        bad = labels[(labels < 0) | (labels >= self.num_classes)]
-        if bad.size:
-            raise ValueError(f"labels of phase '{phase}' in '{self.dataroot}' must be 0-{self.num_classes - 1}, "
-                             f"found {int(bad[0])}")
-        self.images, self.labels = images, labels
+        self.set_arrays(*load_mnist(self.dataroot, phase), f"'{self.images_path}'")
 
-    def set_epoch(self, epoch):
-        """Select the epoch whose random choices ``__getitem__`` reproduces (only ``flip`` uses them)."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, index):
-        index = int(index)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
-        img = self.images[index]
-        if self.image_size is not None:
-            img = resize_square(img, self.image_size)
-        if self.flip and np.random.default_rng([self.seed, self.epoch, index]).random() < 0.5:
-            img = img[:, ::-1]
-        return {"image": to_item_array(img, self.channels), "label": np.int64(self.labels[index]),
-                "path": f"{self.images_path}#{index}", "skipped": ""}
-
-    def __repr__(self):
-        return (f"{type(self).__name__}(dataroot='{self.dataroot}', phase='{self.phase}', n={len(self)}, "
-                f"image_size={self.image_size or self.images.shape[1]}, channels={self.channels})")
+    def item_path(self, index):
+        return f"{self.images_path}#{index}"
 
 
 class SyntheticDigitsDataset(MNISTDataset):
