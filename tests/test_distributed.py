@@ -140,3 +140,30 @@ def test_a_failing_process_stops_the_job_with_its_error(tmp_path):
     code, logs = launch(tmp_path, config, env={"PPIMG2IMG_TEST_FAIL_RANK": "1"})
     assert code != 0
     assert "error: process 1 of 2: injected failure in the training step" in logs
+
+
+def test_generation_model_trains_data_parallel_with_the_gradient_penalty(tmp_path):
+    """GANModel in 2 processes: WGAN-GP's double backward through DataParallel, the n_critic
+    schedule and the conditional nets; both processes end with identical parameters."""
+    import yaml
+
+    from test_gan import _write_config
+
+    path = _write_config(tmp_path, "quickstart_wgangp.yaml")
+    cfg = yaml.safe_load(open(path))
+    cfg["model"].update(n_critic=2)
+    cfg["model"]["generator"]["n_classes"] = 10
+    cfg["dataset"]["test"] = None
+    cfg["train"].update(batch_size=4, max_iters=4)
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    code, logs = launch(tmp_path, path)
+    assert code == 0, logs[-3000:]
+    rank0, rank1 = (_params(tmp_path / "dump" / f"params_rank{r}.npz") for r in (0, 1))
+    assert rank0.keys() == rank1.keys() and any(k.startswith("netD/") for k in rank0)
+    learned = [k for k in rank0 if not k.endswith(("._mean", "._variance"))]
+    assert len(learned) < len(rank0)  # G has BatchNorm: its running statistics are per process (own batch)
+    for key in learned:  # exact: both apply the same all-reduced gradient to the same weights
+        np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "data parallel over 2 processes" in log and log.count("iter 4 |") == 1

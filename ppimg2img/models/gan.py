@@ -76,7 +76,8 @@ class GANModel(BaseModel):
         g_cfg = dict(generator)
         self.nets["netG"] = build_generator(g_cfg.pop("name"), **g_cfg)
         G = self.nets["netG"]
-        self.nz, self.n_classes = G.nz, G.n_classes
+        # kept here: in a data-parallel job the nets are wrapped in paddle.DataParallel
+        self.nz, self.n_classes, self.output_nc, self.image_size = G.nz, G.n_classes, G.output_nc, G.image_size
         if is_train:
             d_cfg = dict(discriminator)
             d_name = d_cfg.pop("name")
@@ -109,10 +110,10 @@ class GANModel(BaseModel):
         """``batch['image']``: NCHW in [-1, 1]; ``batch['label']``: [N] ints (conditional models)."""
         image = batch["image"]
         self.real = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(image)
-        G = self.nets["netG"]
-        if list(self.real.shape[1:]) != [G.output_nc, G.image_size, G.image_size]:
+        made = [self.output_nc, self.image_size, self.image_size]
+        if list(self.real.shape[1:]) != made:
             raise ValueError(f"the dataset gives images of shape {list(self.real.shape[1:])} (C, H, W) but the "
-                             f"generator makes {[G.output_nc, G.image_size, G.image_size]}: set the dataset's "
+                             f"generator makes {made}: set the dataset's "
                              f"image_size/channels to the generator's image_size/output_nc (or the other way)")
         self.labels = None
         if self.n_classes:
