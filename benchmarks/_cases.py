@@ -8,10 +8,39 @@ import os
 import tempfile
 import time
 
-FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
-#: the dataset class each family trains on (the data-loader figures are per dataset class)
+FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon", "dcgan")
+#: image-to-image families: training step, generator inference and data loader; the generation family
+#: (dcgan: noise -> image) has a training-step case only
+TRANSLATION_FAMILIES = FAMILIES[:4]
+#: the dataset class each translation family trains on (the data-loader figures are per dataset class)
 DATASET_OF = {"cyclegan": "UnalignedDataset", "pix2pix": "AlignedDataset",
               "ugatit": "UnalignedDataset", "photo2cartoon": "UnalignedDataset"}
+#: DCGAN (GANModel, nets/dcgan.py) at its two shipped configs: configs/quickstart_dcgan.yaml (28x28 digits,
+#: ngf/ndf 32, batch 64) and configs/dcgan_mnist.yaml (the paper's 64x64 nets, ngf/ndf 64, batch 128);
+#: nz 100, one channel (MNIST) in both
+DCGAN_NZ, DCGAN_CHANNELS = 100, 1
+DCGAN_PUBLISHED = {28: {"ngf": 32, "batch": 64}, 64: {"ngf": 64, "batch": 128}}
+
+
+def dcgan_plan(size):
+    """(start side, number of stride-2 layers) of the DCGAN nets for an image side ``size``: 4 * 2**k
+    (32, 64, 128) or 7 * 2**k (28), k >= 1, as ppimg2img/nets/dcgan.py's ``_plan``."""
+    for base in (4, 7):
+        k, rest = 0, size
+        while rest % 2 == 0 and rest > base:
+            rest, k = rest // 2, k + 1
+        if rest == base and k >= 1:
+            return base, k
+    raise ValueError(f"dcgan benchmarks need an image size of 4 * 2**k or 7 * 2**k (28, 32, 64, 128), got {size}; "
+                     f"use --dcgan-sizes 28 64")
+
+
+def train_batch(family, size):
+    """Images per training step: 1 for the translation families (their originals' batch size), the
+    config's batch for DCGAN (64 at 28 px, 128 otherwise: configs/dcgan_mnist.yaml)."""
+    if family == "dcgan":
+        return DCGAN_PUBLISHED.get(size, DCGAN_PUBLISHED[64])["batch"]
+    return 1
 
 
 def family_config(family, size, ngf=None):
@@ -21,7 +50,9 @@ def family_config(family, size, ngf=None):
     ngf/ndf 64. pix2pix: unet_256 / unet_128, ngf/ndf 64, basic (70x70) conditional PatchGAN, BatchNorm
     in both (upstream --norm batch).
     U-GAT-IT: light, ngf/ndf 64, 4 blocks, 7-layer global D (the full version's style MLP alone
-    has 268M parameters at 256 px). photo2cartoon: light, ngf/ndf 32. ``ngf`` overrides every width.
+    has 268M parameters at 256 px). photo2cartoon: light, ngf/ndf 32. DCGAN: nz 100, one channel,
+    BatchNorm in D, ngf/ndf 32 at 28 px (quickstart_dcgan.yaml), 64 otherwise (dcgan_mnist.yaml).
+    ``ngf`` overrides every width.
     """
     if family == "cyclegan":
         w = ngf or 64
@@ -49,6 +80,12 @@ def family_config(family, size, ngf=None):
         w = ngf or 32
         return ("Photo2CartoonModel", {"name": "photo2cartoon", "ngf": w, "img_size": size, "light": True},
                 {"name": "ugatit", "ndf": w, "n_layers": 7})
+    if family == "dcgan":
+        dcgan_plan(size)
+        w = ngf or DCGAN_PUBLISHED.get(size, DCGAN_PUBLISHED[64])["ngf"]
+        return ("GANModel", {"name": "dcgan", "nz": DCGAN_NZ, "ngf": w, "output_nc": DCGAN_CHANNELS,
+                             "image_size": size},
+                {"name": "dcgan", "ndf": w, "norm": "batch"})
     raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
 
 
@@ -58,9 +95,9 @@ def _setup(case):
     set_seed(0)
 
 
-def _images(size, batch, seed=0):
+def _images(size, batch, seed=0, channels=3):
     import numpy as np
-    return np.random.default_rng(seed).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, channels, size, size)).astype("float32")
 
 
 def _time(fn, warmup, repeats):
@@ -80,8 +117,9 @@ FAST_WARMUP = 3
 
 
 def train_case(case):
-    """One training step (batch 1): the model's full ``train_step`` (forward, G and D updates); with
-    ``case["mode"] == "fast"`` the train.fast step (static programs on oneDNN; the warm-up step builds them)."""
+    """One training step: the model's full ``train_step`` (forward, G and D updates), batch 1 (translation)
+    or the DCGAN config's batch (:func:`train_batch`); with ``case["mode"] == "fast"`` the train.fast step
+    (static programs on oneDNN; the warm-up step builds them)."""
     import paddle
 
     from ppimg2img.models import MODELS
@@ -97,19 +135,28 @@ def train_case(case):
         paddle.save(MobileFaceNet().state_dict(), path)
         kwargs = {"faceid_weight": 1.0, "faceid_model": path}
     model = MODELS[model_name](gen, dis, **kwargs)
-    model.setup_training({"lr": 2e-4}, {"policy": "linear"})
+    model.setup_training({"lr": 2e-4}, {"policy": "linear"})  # Adam, betas (0.5, 0.999): every family's original
     if case.get("mode") == "fast":
         model.set_fast(True)
-    model.set_input({k: paddle.to_tensor(_images(size, 1, seed)) for seed, k in enumerate("AB")})
+
+    def trainable(net):  # not BatchNorm's running statistics, which Paddle lists among the parameters
+        return sum(int(p.size) for p in net.parameters() if not p.stop_gradient)
+
+    # counted before the steps: a step may leave a net frozen (GANModel's G step sets D's stop_gradient)
+    params = {k: trainable(n) for k, n in model.nets.items()}
+    batch = train_batch(case["family"], size)
+    if case["family"] == "dcgan":  # one real batch in [-1, 1]; the step draws its own noise, as a training run
+        model.set_input({"image": paddle.to_tensor(_images(size, batch, channels=gen["output_nc"]))})
+    else:
+        model.set_input({k: paddle.to_tensor(_images(size, batch, seed)) for seed, k in enumerate("AB")})
     # the fast step's first steps build the programs, then run slower until oneDNN settles (pix2pix 256:
     # 1.40, 1.07 s, then 0.75-0.87 s): at least FAST_WARMUP untimed steps, so the figure is the steady
     # speed a training run's log reports (the median of its steps)
     warmup = max(case["warmup"], FAST_WARMUP) if case.get("mode") == "fast" else case["warmup"]
     times = _time(model.train_step, warmup, case["repeats"])
     return {"step_s": times, "peak_mb": peak_memory_mb(), "generator": gen["name"], "ngf": gen["ngf"],
-            "mode": case.get("mode", "eager"), "warmup_steps": warmup,
-            "generator_params": sum(int(p.size) for p in next(iter(model.nets.values())).parameters()
-                                    if not p.stop_gradient)}  # trainable: not BatchNorm's running statistics
+            "batch": batch, "mode": case.get("mode", "eager"), "warmup_steps": warmup,
+            "params": params, "generator_params": next(iter(params.values()))}
 
 
 def image_output(net):

@@ -1,15 +1,16 @@
 """ppimg2img speed and memory on CPU, every model family: one entry point.
 
-    python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon] [--sizes 128 256]
-                             [--repeats 3] [--warmup 1] [--threads N] [--only train infer data]
-                             [--fast] [--torch PYTHON] [--output-dir benchmarks/results]
+    python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon dcgan] [--sizes 128 256]
+                             [--dcgan-sizes 28 64] [--repeats 3] [--warmup 1] [--threads N]
+                             [--only train infer data] [--fast] [--torch PYTHON] [--output-dir benchmarks/results]
 
-Measures, per family and size: the training step (batch 1), generator inference latency (batch 1)
+Measures, per translation family and size: the training step (batch 1), generator inference latency (batch 1)
 and throughput (batch 4) in eager mode and in Paddle Inference with oneDNN (from a paddle.jit.save
-export), and data-loader throughput with 0 and 2 workers. ``--torch PYTHON`` adds a ``pytorch`` training
-row for CycleGAN and pix2pix: the original networks and step in PyTorch eager mode
-(benchmarks/torch_reference.py, run by that interpreter), the baseline of each Paddle row's "x PyTorch"
-ratios. Every case runs in a fresh process (forked
+export), and data-loader throughput with 0 and 2 workers; for DCGAN (generation from noise) the
+training step at its configs' sizes and batches (28 px batch 64, 64 px batch 128). ``--torch PYTHON``
+adds a ``pytorch`` training row for CycleGAN, pix2pix and DCGAN: the original networks and step in
+PyTorch eager mode (benchmarks/torch_reference.py, run by that interpreter), the baseline of each
+Paddle row's "x PyTorch" ratios. Every case runs in a fresh process (forked
 from a server that imported Paddle once), so its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
 ``--warmup`` runs. Writes ``benchmark.json`` and ``benchmark.md`` (``benchmark_quick.*`` with
 ``--quick``: tiny nets, 2 repetitions, for CI) to the output folder. See benchmarks/README.md.
@@ -29,11 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 ENV_BEFORE_PADDLE = dict(os.environ)  # ``import paddle`` sets OMP_NUM_THREADS=1: children get this environment
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.dirname(os.path.abspath(__file__))]
-from _cases import DATASET_OF, FAMILIES, family_config  # noqa: E402
+from _cases import DATASET_OF, FAMILIES, TRANSLATION_FAMILIES, family_config, train_batch  # noqa: E402
 
 KINDS = ("train", "infer", "data")
 FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
-TORCH_FAMILIES = ("cyclegan", "pix2pix")  # the families benchmarks/torch_reference.py has
+TORCH_FAMILIES = ("cyclegan", "pix2pix", "dcgan")  # the families benchmarks/torch_reference.py has
 TORCH_REFERENCE = os.path.join(ROOT, "benchmarks", "torch_reference.py")
 BACKENDS = ("eager", "onednn")
 WORKERS = (0, 2)
@@ -47,7 +48,11 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="CI smoke run: ngf 4, 128 px, 1 warm-up + 2 repetitions, 8-image datasets (under a minute)")
     p.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
-    p.add_argument("--sizes", nargs="+", type=int, help="image sizes (default 128 256; --quick: 128)")
+    p.add_argument("--sizes", nargs="+", type=int, help="image sizes of the translation families "
+                                                        "(default 128 256; --quick: 128)")
+    p.add_argument("--dcgan-sizes", nargs="+", type=int,
+                   help="image sizes of the DCGAN training step (default 28 64: configs/quickstart_dcgan.yaml, "
+                        "batch 64, and configs/dcgan_mnist.yaml, batch 128; --quick: 28)")
     p.add_argument("--repeats", type=int, help="timed runs per figure, median reported (default 3; --quick: 2)")
     p.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core of this process)")
@@ -66,7 +71,8 @@ def parse_args(argv=None):
     p.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = p.parse_args(argv)
     quick = args.quick
-    defaults = {"sizes": [128] if quick else [128, 256], "repeats": 2 if quick else 3, "warmup": 1,
+    defaults = {"sizes": [128] if quick else [128, 256], "dcgan_sizes": [28] if quick else [28, 64],
+                "repeats": 2 if quick else 3, "warmup": 1,
                 "ngf": 4 if quick else None, "jobs": 2 if quick else 1}
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -74,15 +80,20 @@ def parse_args(argv=None):
     for name in ("repeats", "threads", "ngf", "jobs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup < 0 or min(args.sizes) < 1:
-        p.error("--warmup must be at least 0 and --sizes positive")
+    if args.warmup < 0 or min(args.sizes) < 1 or min(args.dcgan_sizes) < 1:
+        p.error("--warmup must be at least 0 and --sizes / --dcgan-sizes positive")
     for family in args.families:  # fail now, not after an hour of measuring
-        for size in args.sizes:
+        for size in family_sizes(args, family):
             try:
                 family_config(family, size)
             except ValueError as e:
                 p.error(str(e))
     return args
+
+
+def family_sizes(args, family):
+    """The sizes a family is measured at: ``--dcgan-sizes`` for DCGAN, ``--sizes`` for the others."""
+    return args.dcgan_sizes if family == "dcgan" else args.sizes
 
 
 def cpu_model():
@@ -131,10 +142,13 @@ def environment(args, threads):
     """:func:`base_environment` and this run's settings."""
     return {
         **base_environment("benchmarks/run.py", threads),
-        "settings": {"quick": args.quick, "sizes": args.sizes, "repeats": args.repeats, "warmup": args.warmup,
+        "settings": {"quick": args.quick, "sizes": args.sizes, "dcgan_sizes": args.dcgan_sizes,
+                     "repeats": args.repeats, "warmup": args.warmup,
                      "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
                      "fast": args.fast, "torch": args.torch,
-                     "train_batch": 1, "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
+                     "train_batch": {**{f: 1 for f in TRANSLATION_FAMILIES},
+                                     "dcgan": {str(size): train_batch("dcgan", size) for size in args.dcgan_sizes}},
+                     "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
                      "data_workers": list(WORKERS), "onednn_config": "Config.enable_mkldnn(), "
                      "set_cpu_math_library_num_threads(threads), IR optimisation on (default)"},
     }
@@ -142,22 +156,32 @@ def environment(args, threads):
 
 def build_cases(args, threads, export_dir, data_dirs):
     common = {"threads": threads, "warmup": args.warmup, "repeats": args.repeats}
+    translation = [f for f in args.families if f in TRANSLATION_FAMILIES]
+
+    def train_cases(families, size):  # the fast and pytorch cases follow their eager baseline (same chain)
+        out = []
+        for f in families:
+            modes = (["eager"] + (["fast"] if args.fast and f in FAST_FAMILIES else [])
+                     + (["pytorch"] if args.torch and f in TORCH_FAMILIES else []))
+            out += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, "mode": m, **common,
+                     **({"interpreter": args.torch} if m == "pytorch" else {})} for m in modes]
+        return out
+
     cases = []
-    for size in args.sizes:
+    for size in args.sizes if translation else []:
         if "train" in args.only:
-            for f in args.families:  # the fast case follows its eager baseline (same chain, same conditions)
-                modes = (["eager"] + (["fast"] if args.fast and f in FAST_FAMILIES else [])
-                         + (["pytorch"] if args.torch and f in TORCH_FAMILIES else []))
-                cases += [{"kind": "train", "family": f, "size": size, "ngf": args.ngf, "mode": m, **common,
-                           **({"interpreter": args.torch} if m == "pytorch" else {})} for m in modes]
+            cases += train_cases(translation, size)
         if "infer" in args.only:
             cases += [{"kind": "infer", "family": f, "size": size, "ngf": args.ngf, "backend": b,
                        "batches": list(BATCHES), "export_dir": export_dir, **common}
-                      for f in args.families for b in BACKENDS]
+                      for f in translation for b in BACKENDS]
         if "data" in args.only:
-            for dataset in sorted({DATASET_OF[f] for f in args.families}):
+            for dataset in sorted({DATASET_OF[f] for f in translation}):
                 cases += [{"kind": "data", "dataset": dataset, "size": size, "workers": w, "batch_size": DATA_BATCH,
                            "dataroot": data_dirs[dataset, size], **common} for w in WORKERS]
+    if "train" in args.only and "dcgan" in args.families:  # generation: a training-step case only
+        for size in args.dcgan_sizes:
+            cases += train_cases(["dcgan"], size)
     return cases
 
 
@@ -167,7 +191,7 @@ def prepare_data(args, out_dir):
     from ppimg2img.data.synthetic_paired import ensure_synthetic_paired
     n = 8 if args.quick else 64
     dirs = {}
-    datasets = {DATASET_OF[f] for f in args.families}
+    datasets = {DATASET_OF[f] for f in args.families if f in DATASET_OF}
     for size in args.sizes:
         if "UnalignedDataset" in datasets:
             dirs["UnalignedDataset", size] = ensure_synthetic_dataset(
@@ -249,12 +273,14 @@ def summarise(case, raw):
     """One result row: the case's identity, medians and the raw runs."""
     row = {k: v for k, v in case.items() if k not in ("threads", "warmup", "repeats", "export_dir", "dataroot",
                                                        "batches", "ngf", "batch_size")}
+    if case["kind"] == "train":
+        row["batch"] = train_batch(case["family"], case["size"])
     row.update(raw)
     if "error" in raw:
         return row
     if case["kind"] == "train":
         row["median_step_s"] = statistics.median(raw["step_s"])
-        row["img_per_s"] = 1.0 / row["median_step_s"]
+        row["img_per_s"] = row["batch"] / row["median_step_s"]
     elif case["kind"] == "infer":
         row["latency_ms"] = 1000 * statistics.median(raw["batch1_s"])
         row["throughput_img_per_s"] = 4 / statistics.median(raw["batch4_s"])
@@ -313,17 +339,17 @@ def markdown(results):
              f"(an idle one: {env['process_baseline_peak_mb']:.0f} MB).", ""]
     if results["train"]:
         torch_cols = bool(s.get("torch"))  # the "x PyTorch" columns only when --torch was given
-        lines += ["## Training step (batch 1)", "",
-                  "| family | size | mode | generator | ngf | s/step | speed-up vs eager | img/s | peak MB |"
+        lines += ["## Training step", "",
+                  "| family | size | mode | generator | ngf | batch | s/step | speed-up vs eager | img/s | peak MB |"
                   + (" x PyTorch s/step | x PyTorch peak |" if torch_cols else ""),
-                  "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if torch_cols else "")]
+                  "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if torch_cols else "")]
         for r in results["train"]:
             mode = r.get("mode", "eager")
             vs_torch = (f" {_ratio(r, 'time_ratio_vs_pytorch')} | {_ratio(r, 'peak_ratio_vs_pytorch')} |"
                         if torch_cols else "")
-            lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | |" + " |" * (2 * torch_cols)
+            lines.append(f"| {r['family']} | {r['size']} | {mode} | error | | | | | | |" + " |" * (2 * torch_cols)
                          if "error" in r else
-                         f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | "
+                         f"| {r['family']} | {r['size']} | {mode} | {r['generator']} | {r['ngf']} | {r['batch']} | "
                          f"{r['median_step_s']:.3f} | {_ratio(r, 'speedup_vs_eager')} | {r['img_per_s']:.2f} | "
                          f"{r['peak_mb']:.0f} |" + vs_torch)
         lines.append("")
@@ -335,7 +361,8 @@ def markdown(results):
         if ok:
             lines += [f"pytorch rows: PyTorch {ok[0]['torch']} eager (`{s['torch']}`), "
                       f"torch.set_num_threads({ok[0]['torch_threads']}), the original networks and "
-                      f"optimize_parameters step (benchmarks/torch_reference.py); their peak MB includes "
+                      f"training step (CycleGAN/pix2pix: upstream optimize_parameters; DCGAN: pytorch/examples "
+                      f"dcgan/main.py's loop; benchmarks/torch_reference.py); their peak MB includes "
                       f"`import torch` ({ok[0]['import_peak_mb']:.0f} MB). x PyTorch = the row's s/step (peak MB) / "
                       f"the pytorch row's of the same family and size in this run: above 1, Paddle is slower "
                       f"(bigger).", ""]
@@ -354,7 +381,7 @@ def markdown(results):
                   "| dataset | families | size | workers | samples/s | ratio vs 0 workers | peak MB |",
                   "|---|---|---|---|---|---|---|"]
         for r in results["data"]:
-            fams = ", ".join(f for f in s["families"] if DATASET_OF[f] == r["dataset"])
+            fams = ", ".join(f for f in s["families"] if DATASET_OF.get(f) == r["dataset"])
             lines.append(f"| {r['dataset']} | {fams} | {r['size']} | {r['workers']} | error | | |" if "error" in r else
                          f"| {r['dataset']} | {fams} | {r['size']} | {r['workers']} | {r['samples_per_s']:.1f} | "
                          f"{_ratio(r, 'ratio_vs_0_workers')} | {r['peak_mb']:.0f} |")

@@ -1,10 +1,11 @@
 """PyTorch reference for the training-step benchmark: the original CycleGAN and pix2pix networks
-and training steps of junyanz/pytorch-CycleGAN-and-pix2pix, in PyTorch eager mode, timed the way
-``_cases.train_case`` times Paddle's step (batch 1, warm-up steps, then timed steps).
+and training steps of junyanz/pytorch-CycleGAN-and-pix2pix, and the DCGAN of pytorch/examples
+``dcgan/main.py``, in PyTorch eager mode, timed the way ``_cases.train_case`` times Paddle's step
+(the same batch, warm-up steps, then timed steps).
 
 Run by an interpreter that has PyTorch (Paddle and NumPy are not needed)::
 
-    /path/to/python-with-torch benchmarks/torch_reference.py --family cyclegan --size 128
+    /path/to/python-with-torch benchmarks/torch_reference.py --family cyclegan --size 128   # or pix2pix, dcgan
         [--ngf 64] [--threads N] [--warmup 1] [--repeats 3] [--shapes]
 
 It prints one JSON line: ``step_s`` (one time per timed step), ``peak_mb`` (peak resident memory of
@@ -20,6 +21,14 @@ are written layer for layer as upstream ``models/networks.py`` (same modules, sa
 parameter names equal upstream's and ppimg2img's), initialised as upstream ``init_weights``
 ('normal', gain 0.02), trained with Adam (lr 2e-4, betas (0.5, 0.999)) by the upstream models'
 ``optimize_parameters``.
+
+DCGAN: pytorch/examples ``dcgan/main.py``'s ``Generator`` / ``Discriminator`` (one ``main``
+Sequential each, the same module order and names ``main.N``), ``weights_init`` and training loop,
+at the size, width and batch ``_cases`` gives the Paddle row (28 px: ngf/ndf 32, batch 64; 64 px:
+ngf/ndf 64, batch 128; nz 100, one channel). At 64 px the nets are upstream's layer for layer; other
+sizes keep its pattern with ppimg2img's layer plan (``_cases.dcgan_plan``): at 28 px G is
+ConvT(nz, 2ngf, 7, 1, 0) -> 7x7, ConvT(2ngf, ngf, 4, 2, 1) -> 14, ConvT(ngf, nc, 4, 2, 1) -> 28, and D
+mirrors it, Conv(nc, ndf, 4, 2, 1) -> 14, Conv(ndf, 2ndf, 4, 2, 1) -> 7, Conv(2ndf, 1, 7, 1, 0).
 """
 import argparse
 import functools
@@ -57,9 +66,9 @@ except ImportError as _e:
 
 IMPORT_PEAK_MB = _peak_mb()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _cases import _time, family_config  # noqa: E402  (no Paddle/NumPy at import: shared with the Paddle rows)
+from _cases import _time, dcgan_plan, family_config, train_batch  # noqa: E402  (no Paddle/NumPy at import)
 
-FAMILIES = ("cyclegan", "pix2pix")
+FAMILIES = ("cyclegan", "pix2pix", "dcgan")
 LR, BETAS, INIT_GAIN = 2e-4, (0.5, 0.999), 0.02  # upstream --lr, --beta1, --init_gain defaults
 
 
@@ -177,6 +186,52 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
+class DCGANGenerator(nn.Module):
+    """pytorch/examples dcgan ``Generator``: z [N, nz, 1, 1] -> ConvT(nz, width, base, 1, 0) to the
+    start side, then ConvT 4/2/1 halving the width and doubling the side, BatchNorm + ReLU after
+    every ConvT but the last, Tanh; no biases. 64 px: ngf*8 at 4x4 -> ... -> 64x64 (upstream)."""
+
+    def __init__(self, nz, ngf, nc, image_size):
+        super().__init__()
+        base, n_up = dcgan_plan(image_size)
+        width = ngf * 2 ** (n_up - 1)
+        layers = [nn.ConvTranspose2d(nz, width, base, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                       nn.ReLU(True)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, input):
+        return self.main(input)
+
+
+class DCGANDiscriminator(nn.Module):
+    """pytorch/examples dcgan ``Discriminator``: Conv 4/2/1 doubling the width and halving the side
+    (LeakyReLU 0.2; BatchNorm on all but the first), Conv(width, 1, base, 1, 0) to one score, Sigmoid;
+    no biases. Returns the probabilities [N] (upstream: ``output.view(-1, 1).squeeze(1)``)."""
+
+    def __init__(self, nc, ndf, image_size):
+        super().__init__()
+        base, n_down = dcgan_plan(image_size)
+        layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        width = ndf
+        for _ in range(n_down - 1):
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            width *= 2
+        layers += [nn.Conv2d(width, 1, base, 1, 0, bias=False), nn.Sigmoid()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, input):
+        return self.main(input).view(-1, 1).squeeze(1)
+
+    def logits(self, input):
+        """The score before the Sigmoid (ppimg2img's D output, whose loss is BCE with logits)."""
+        return self.main[:-1](input).view(-1)
+
+
 def init_weights(net, gain=INIT_GAIN):
     """Upstream init_weights('normal'): Conv*/Linear weights ~ N(0, gain), biases 0; BatchNorm2d
     weights ~ N(1, gain), biases 0."""
@@ -212,7 +267,10 @@ def build_discriminator(cfg, input_nc):
 def build_nets(family, size, ngf=None):
     """The family's nets, named as ppimg2img's ``model.nets`` (and upstream's), initialised."""
     _, gen, dis = family_config(family, size, ngf)
-    if family == "cyclegan":
+    if family == "dcgan":  # pytorch/examples weights_init: the same N(0, 0.02) convs, N(1, 0.02) BatchNorm scales
+        nets = {"netG": DCGANGenerator(gen["nz"], gen["ngf"], gen["output_nc"], size),
+                "netD": DCGANDiscriminator(gen["output_nc"], dis["ndf"], size)}
+    elif family == "cyclegan":
         nets = {"netG_A": build_generator(gen), "netG_B": build_generator(gen),
                 "netD_A": build_discriminator(dis, 3), "netD_B": build_discriminator(dis, 3)}
     elif family == "pix2pix":
@@ -345,22 +403,64 @@ class Pix2PixStep:
         return {"G": loss_G.item(), "D": loss_D.item()}
 
 
-def train_step(family, size, ngf=None, seed=0):
-    """(step function, generator config, nets) of ``family`` at ``size`` on one random image pair in [-1, 1]."""
+class DCGANStep:
+    """pytorch/examples dcgan/main.py's training loop, one iteration on a fixed real batch: D step
+    (BCE of D(real) vs 1, backward; noise ~ N(0, 1), fake = G(noise); BCE of D(fake.detach()) vs 0,
+    backward; Adam step), then G step (BCE of D(fake) vs 1, backward, Adam step). As upstream, D is
+    not frozen in the G step (its weight gradients are computed too and dropped by the next
+    ``netD.zero_grad()``); ``freeze_d=True`` sets D's ``requires_grad`` off for it, as ppimg2img's step does."""
+
+    def __init__(self, nets, real, nz, freeze_d=False):
+        self.G, self.D, self.real, self.nz, self.freeze_d = nets["netG"], nets["netD"], real, nz, freeze_d
+        self.criterion = nn.BCELoss()
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=LR, betas=BETAS)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=LR, betas=BETAS)
+
+    def __call__(self):
+        self.D.zero_grad()
+        batch_size = self.real.size(0)
+        label = torch.full((batch_size,), 1.0, dtype=self.real.dtype)
+        errD_real = self.criterion(self.D(self.real), label)
+        errD_real.backward()
+        noise = torch.randn(batch_size, self.nz, 1, 1)
+        fake = self.G(noise)
+        label.fill_(0.0)
+        errD_fake = self.criterion(self.D(fake.detach()), label)
+        errD_fake.backward()
+        errD = errD_real + errD_fake
+        self.opt_D.step()
+        if self.freeze_d:
+            set_requires_grad([self.D], False)
+        self.G.zero_grad()
+        label.fill_(1.0)
+        errG = self.criterion(self.D(fake), label)
+        errG.backward()
+        self.opt_G.step()
+        if self.freeze_d:
+            set_requires_grad([self.D], True)
+        return {"G": errG.item(), "D": errD.item()}
+
+
+def train_step(family, size, ngf=None, seed=0, freeze_d=False):
+    """(step function, generator config, nets) of ``family`` at ``size`` on one random image pair in [-1, 1]
+    (DCGAN: one real batch of ``_cases.train_batch`` images in [-1, 1])."""
     torch.manual_seed(seed)
     random.seed(seed)  # the image pools
     nets, gen = build_nets(family, size, ngf)
     for net in nets.values():
         net.train()
+    if family == "dcgan":
+        real = torch.rand(train_batch(family, size), gen["output_nc"], size, size) * 2 - 1
+        return DCGANStep(nets, real, gen["nz"], freeze_d), gen, nets
     real_A, real_B = (torch.rand(1, 3, size, size) * 2 - 1 for _ in "AB")
     step = (CycleGANStep if family == "cyclegan" else Pix2PixStep)(nets, real_A, real_B)
     return step, gen, nets
 
 
-def measure(family, size, ngf=None, threads=None, warmup=1, repeats=3):
+def measure(family, size, ngf=None, threads=None, warmup=1, repeats=3, freeze_d=False):
     """The benchmark row's raw figures: ``step_s`` after ``warmup`` untimed steps, peak memory."""
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
-    step, gen, nets = train_step(family, size, ngf)
+    step, gen, nets = train_step(family, size, ngf, freeze_d=freeze_d)
     losses = []
     times = _time(lambda: losses.append(step()), warmup, repeats)
     if losses and not all(abs(v) < float("inf") for v in losses[-1].values()):  # also false for NaN
@@ -368,7 +468,8 @@ def measure(family, size, ngf=None, threads=None, warmup=1, repeats=3):
     return {"step_s": times, "peak_mb": _peak_mb(), "import_peak_mb": IMPORT_PEAK_MB,
             "losses": losses[-1] if losses else {}, "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
-            "generator": gen["name"], "ngf": gen["ngf"],
+            "generator": gen["name"], "ngf": gen["ngf"], "batch": train_batch(family, size),
+            **({"freeze_d": freeze_d} if family == "dcgan" else {}),
             "params": {k: sum(p.numel() for p in n.parameters()) for k, n in nets.items()},
             "generator_params": sum(p.numel() for p in next(iter(nets.values())).parameters())}
 
@@ -387,10 +488,12 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--shapes", action="store_true", help="print parameter names and shapes, do not train")
+    p.add_argument("--freeze-d", action="store_true",
+                   help="dcgan: D's requires_grad off during the G step (ppimg2img's step; upstream leaves it on)")
     args = p.parse_args(argv)
     try:
         out = (parameter_shapes(args.family, args.size, args.ngf) if args.shapes else
-               measure(args.family, args.size, args.ngf, args.threads, args.warmup, args.repeats))
+               measure(args.family, args.size, args.ngf, args.threads, args.warmup, args.repeats, args.freeze_d))
     except Exception as e:  # noqa: BLE001 - one JSON line either way, for benchmarks/run.py
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1

@@ -9,7 +9,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "benchmarks", "run.py")
-FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
+TRANSLATION = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")  # training step, inference, data loader
+FAMILIES = TRANSLATION + ("dcgan",)  # dcgan (generation from noise): training step only
 
 
 def _load_run():
@@ -35,6 +36,7 @@ def test_quick_json_records_environment(quick):
     assert env["paddle"].count(".") >= 2 and env["cores"] >= 1 and env["threads"] >= 1
     assert isinstance(env["flags"], dict)
     assert env["settings"]["quick"] is True and env["settings"]["ngf"] == 4 and env["settings"]["sizes"] == [128]
+    assert env["settings"]["dcgan_sizes"] == [28] and env["settings"]["train_batch"]["dcgan"] == {"28": 64}
     assert env["process_baseline_peak_mb"] > 0 and env["wall_s"] > 0
 
 
@@ -45,10 +47,17 @@ def test_quick_json_has_every_family_and_positive_figures(quick):
     for r in train.values():
         assert "error" not in r, r["error"]
         assert len(r["step_s"]) == 2 and min(r["step_s"]) > 0
-        assert r["median_step_s"] > 0 and r["img_per_s"] > 0 and r["peak_mb"] > 0 and r["size"] == 128
+        assert r["median_step_s"] > 0 and r["peak_mb"] > 0 and r["size"] == (28 if r["family"] == "dcgan" else 128)
+        assert r["img_per_s"] == pytest.approx(r["batch"] / r["median_step_s"])
+        assert all(n > 0 for n in r["params"].values()) and r["generator_params"] == next(iter(r["params"].values()))
     assert train["cyclegan"]["generator"] == "resnet_6blocks" and train["pix2pix"]["generator"] == "unet_128"
+    assert {f: r["batch"] for f, r in train.items()} == {**{f: 1 for f in TRANSLATION}, "dcgan": 64}
+    # DCGAN at 28 px, ngf 4 (quickstart_dcgan's layer plan): G 100*8*7*7 + 8*4*4*4 + 4*1*4*4 weights + 2*(8+4)
+    # BatchNorm; D 4*1*4*4 + 8*4*4*4 + 1*8*7*7 weights + 2*8 BatchNorm
+    dcgan = train["dcgan"]
+    assert (dcgan["generator"], dcgan["ngf"], dcgan["params"]) == ("dcgan", 4, {"netG": 39_800, "netD": 984})
     infer = {(r["family"], r["backend"]): r for r in results["infer"]}
-    assert sorted(infer) == sorted((f, b) for f in FAMILIES for b in ("eager", "onednn"))
+    assert sorted(infer) == sorted((f, b) for f in TRANSLATION for b in ("eager", "onednn"))
     for (family, backend), r in infer.items():
         assert "error" not in r, r["error"]
         assert r["latency_ms"] > 0 and r["throughput_img_per_s"] > 0 and r["peak_mb"] > 0
@@ -69,9 +78,10 @@ def test_quick_markdown_has_a_row_per_measurement(quick):
         assert title in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| family")
             and not line.startswith("| dataset")]
-    assert len(rows) == 4 + 8 + 4
-    for family in FAMILIES:
-        assert any(row.startswith(f"| {family} | 128 | eager |") for row in rows)
+    assert len(rows) == 5 + 8 + 4
+    assert any(row.startswith("| dcgan | 28 | eager | dcgan | 4 | 64 |") for row in rows)
+    for family in TRANSLATION:
+        assert any(row.startswith(f"| {family} | 128 | eager | ") and " | 1 | " in row for row in rows)
         assert any(row.startswith(f"| {family} | 128 | onednn |") and "x |" in row for row in rows)
     assert f"Paddle {results['environment']['paddle']}" in md
     assert "| error |" not in md and md in stdout  # the table is also printed
@@ -86,15 +96,38 @@ def test_bad_options_fail_before_measuring(capsys):
         run.parse_args(["--families", "ugatit", "--sizes", "64"])
     assert "at least 96" in capsys.readouterr().err
     with pytest.raises(SystemExit):
+        run.parse_args(["--families", "dcgan", "--dcgan-sizes", "48"])
+    assert "4 * 2**k or 7 * 2**k" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         run.parse_args(["--families", "gan"])
     assert "invalid choice: 'gan'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run.parse_args(["--repeats", "0"])
     assert "--repeats must be at least 1" in capsys.readouterr().err
     args = run.parse_args(["--quick"])
-    assert (args.sizes, args.repeats, args.ngf) == ([128], 2, 4)
+    assert (args.sizes, args.dcgan_sizes, args.repeats, args.ngf) == ([128], [28], 2, 4)
     args = run.parse_args([])
-    assert (args.sizes, args.repeats, args.ngf, args.only) == ([128, 256], 3, None, ["train", "infer", "data"])
+    assert (args.sizes, args.dcgan_sizes, args.repeats, args.ngf, args.only) == (
+        [128, 256], [28, 64], 3, None, ["train", "infer", "data"])
+
+
+def test_dcgan_cases_follow_the_shipped_configs():
+    """DCGAN is measured at its configs' sizes, widths and batches, training step only; --sizes is the
+    translation families'."""
+    run = _load_run()
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from _cases import family_config, train_batch
+    assert family_config("dcgan", 28)[1:] == ({"name": "dcgan", "nz": 100, "ngf": 32, "output_nc": 1, "image_size": 28},
+                                              {"name": "dcgan", "ndf": 32, "norm": "batch"})  # quickstart_dcgan.yaml
+    assert family_config("dcgan", 64)[1]["ngf"] == 64 and family_config("dcgan", 64)[2]["ndf"] == 64  # dcgan_mnist
+    assert (train_batch("dcgan", 28), train_batch("dcgan", 64), train_batch("pix2pix", 256)) == (64, 128, 1)
+    args = run.parse_args(["--families", "pix2pix", "dcgan", "--sizes", "256", "--torch", "python"])
+    cases = run.build_cases(args, 1, "/tmp/export", {("AlignedDataset", 256): "/tmp/data"})
+    train = [(c["family"], c["size"], c["mode"]) for c in cases if c["kind"] == "train"]
+    assert train == [("pix2pix", 256, "eager"), ("pix2pix", 256, "pytorch"), ("dcgan", 28, "eager"),
+                     ("dcgan", 28, "pytorch"), ("dcgan", 64, "eager"), ("dcgan", 64, "pytorch")]
+    assert {c["family"] for c in cases if c["kind"] == "infer"} == {"pix2pix"}
+    assert {c["dataset"] for c in cases if c["kind"] == "data"} == {"AlignedDataset"}
 
 
 # ---------------------------------------------------------------- --torch: the PyTorch reference row
@@ -110,7 +143,12 @@ def _torch_python():
 
 def _train_only(out, torch_python):
     """A tiny run: pix2pix training step only, with ``--torch torch_python``."""
-    proc = subprocess.run([sys.executable, RUN, "--quick", "--families", "pix2pix", "--only", "train", "--jobs", "1",
+    return _train_run(out, torch_python, "pix2pix")
+
+
+def _train_run(out, torch_python, *families):
+    """A tiny run (--quick): the training steps of ``families`` only, with ``--torch torch_python``."""
+    proc = subprocess.run([sys.executable, RUN, "--quick", "--families", *families, "--only", "train", "--jobs", "1",
                            "--torch", torch_python, "--output-dir", str(out)],
                           capture_output=True, text=True, timeout=900, cwd=ROOT)
     with open(out / "benchmark_quick.json") as f:
@@ -128,7 +166,7 @@ def test_missing_torch_interpreter_fails_only_its_row(tmp_path):
     assert torch_row["error"].startswith("--torch /nonexistent/python: cannot run this interpreter")
     assert torch_row["interpreter"] == "/nonexistent/python" and results["environment"]["settings"]["torch"]
     assert "| x PyTorch s/step | x PyTorch peak |" in md
-    assert "| pix2pix | 128 | eager | unet_128 | 4 |" in md and md.count("| pix2pix | 128 | pytorch | error |") == 1
+    assert "| pix2pix | 128 | eager | unet_128 | 4 | 1 |" in md and md.count("| pix2pix | 128 | pytorch | error |") == 1
     assert "pix2pix 128 pytorch: --torch /nonexistent/python: cannot run this interpreter" in md
     assert "FAILED --torch /nonexistent/python" in proc.stdout
 
@@ -176,7 +214,22 @@ def test_pytorch_row_and_ratios(torch_python, tmp_path):
     assert torch_row["speedup_vs_eager"] == pytest.approx(eager["time_ratio_vs_pytorch"])  # eager s / PyTorch s
     line = next(x for x in md.splitlines() if x.startswith("| pix2pix | 128 | eager |"))
     assert line.endswith(f"| {eager['time_ratio_vs_pytorch']:.2f}x | {eager['peak_ratio_vs_pytorch']:.2f}x |")
-    assert "| pix2pix | 128 | pytorch | unet_128 | 4 |" in md and "pytorch rows: PyTorch " in md
+    assert "| pix2pix | 128 | pytorch | unet_128 | 4 | 1 |" in md and "pytorch rows: PyTorch " in md
+
+
+def test_dcgan_pytorch_row_has_the_paddle_nets_sizes(torch_python, tmp_path):
+    """The DCGAN step against pytorch/examples' loop: same batch, same parameter counts per net, finite losses."""
+    proc, results, md = _train_run(tmp_path, torch_python, "dcgan")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["mode"]: r for r in results["train"]}
+    eager, torch_row = rows["eager"], rows["pytorch"]
+    assert (torch_row["generator"], torch_row["ngf"], torch_row["batch"], torch_row["size"]) == ("dcgan", 4, 64, 28)
+    assert torch_row["params"] == eager["params"] == {"netG": 39_800, "netD": 984}
+    assert torch_row["freeze_d"] is False and set(torch_row["losses"]) == {"G", "D"}
+    assert all(abs(v) < 1e6 for v in torch_row["losses"].values())
+    assert eager["time_ratio_vs_pytorch"] == pytest.approx(eager["median_step_s"] / torch_row["median_step_s"])
+    assert eager["peak_ratio_vs_pytorch"] == pytest.approx(eager["peak_mb"] / torch_row["peak_mb"])
+    assert "| dcgan | 28 | pytorch | dcgan | 4 | 64 |" in md
 
 
 _FORWARD = """
@@ -191,19 +244,21 @@ for name, net in nets.items():
     # Paddle's BatchNorm buffers are _mean/_variance; num_batches_tracked has no Paddle twin
     names = {k: k.replace("running_mean", "_mean").replace("running_var", "_variance")
              for k in state if not k.endswith("num_batches_tracked")}
+    if isinstance(net, torch_reference.DCGANDiscriminator):  # upstream's last conv is main.N, ppimg2img's head
+        names[f"main.{len(net.main) - 2}.weight"] = "head.weight"
     missing = sorted(set(data["weights"][name]) ^ set(names.values()))
     assert not missing, (name, missing[:5])
     net.load_state_dict({k: torch.tensor(data["weights"][name][p]).reshape(state[k].shape) for k, p in names.items()},
                         strict=False)
     net.eval()
     x = torch.tensor(data["inputs"][name]).reshape(data["shapes"][name])
-    with torch.no_grad():
-        out[name] = net(x).flatten().tolist()
+    with torch.no_grad():  # DCGAN's D: the score before upstream's Sigmoid (ppimg2img's output)
+        out[name] = (net.logits(x) if hasattr(net, "logits") else net(x)).flatten().tolist()
 print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("family, size", [("cyclegan", 64), ("pix2pix", 128)])
+@pytest.mark.parametrize("family, size", [("cyclegan", 64), ("pix2pix", 128), ("dcgan", 28), ("dcgan", 64)])
 def test_pytorch_nets_equal_paddle_nets(torch_python, tmp_path, family, size):
     """The PyTorch reference nets are the Paddle nets: same parameter names and shapes, and the same
     outputs for the same weights (eval mode: running BatchNorm statistics, no dropout)."""
@@ -230,8 +285,11 @@ def test_pytorch_nets_equal_paddle_nets(torch_python, tmp_path, family, size):
                 p.set_value(rng.uniform(0.5, 1.5, p.shape).astype("float32"))
             else:  # biases and running means
                 p.set_value(rng.uniform(-0.5, 0.5, p.shape).astype("float32"))
-        channels = 6 if key == "netD" else 3  # pix2pix's conditional D sees (A, B)
-        x = rng.uniform(-1, 1, (1, channels, size, size)).astype("float32")
+        if family == "dcgan":  # G: noise [2, nz, 1, 1]; D: two one-channel images
+            shape = (2, gen["nz"], 1, 1) if key == "netG" else (2, gen["output_nc"], size, size)
+        else:  # pix2pix's conditional D sees (A, B)
+            shape = (1, 6 if key == "netD" else 3, size, size)
+        x = rng.uniform(-1, 1, shape).astype("float32")
         data["weights"][key] = {k: v.numpy().ravel().tolist() for k, v in net.state_dict().items()}
         data["inputs"][key], data["shapes"][key] = x.ravel().tolist(), list(x.shape)
         expected[key] = net(paddle.to_tensor(x)).numpy().ravel()
