@@ -68,10 +68,9 @@ def test_iln_and_adailn_layers():
     """rho * IN + (1 - rho) * LN (unbiased), then the affine part: ILN's learned gamma/beta, adaILN's given."""
     x, g = _data((2, 3, 64, 64), seed=2)
     rho = np.array([0.0, 0.3, 1.0]).reshape(1, 3, 1, 1)
+    # the upstream gradient reaches the instance part times rho and the layer part times (1 - rho)
     y_in, dx_in = _reference(x, g * rho, [2, 3], True)
     y_ln, dx_ln = _reference(x, g * (1 - rho), [1, 2, 3], True)
-    y_in, _ = _reference(x, g, [2, 3], True)
-    y_ln, _ = _reference(x, g, [1, 2, 3], True)
     gamma, beta = np.array([[0.5, 2.0, -1.0]] * 2), np.array([[0.1, -0.2, 0.3]] * 2)
     iln = ILN(3)
     iln.rho.set_value(paddle.to_tensor(rho.astype("float32")))

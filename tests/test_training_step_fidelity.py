@@ -63,7 +63,7 @@ def _load(npz_path):
         return {k: f[k] for k in f.files}
 
 
-def _torch_key(net, key):
+def _torch_key(key):
     return key.replace("._mean", ".running_mean").replace("._variance", ".running_var")
 
 
@@ -78,7 +78,7 @@ def _build(case):
                  if not k.endswith("num_batches_tracked")}
         assert set(state) == set(net.state_dict()), net_name
         net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
-        start_np.update({f"{net_name}/{_torch_key(net, k)}": v.astype(np.float64) for k, v in state.items()})
+        start_np.update({f"{net_name}/{_torch_key(k)}": v.astype(np.float64) for k, v in state.items()})
     model.setup_training({"lr": LR, "beta1": 0.5, "beta2": 0.999}, {"policy": "linear"})
     model.train()
     inputs = _load(os.path.join(DATA, stem + "_inputs.npz"))
@@ -119,7 +119,7 @@ def test_one_training_step_matches_the_original(case):
     for net_name, net in model.nets.items():
         params = dict(net.named_parameters())
         for key, tensor in net.state_dict().items():
-            tkey = f"{net_name}/{_torch_key(net, key)}"
+            tkey = f"{net_name}/{_torch_key(key)}"
             if "running_" in tkey:  # BatchNorm statistics after the step
                 _check(f"{tkey}", tensor.numpy(), exp[f"float64/state/{tkey}"], exp[f"err32/state/{tkey}"], failures)
                 checked["running"] += 1
