@@ -304,7 +304,7 @@ COMMANDS = {
     "download": (download_main, "download MODEL [MODEL...]", "download (and convert) pretrained weights"),
     "models": (models_main, "models [MODEL...]", "list the model zoo, or details of some models"),
     "download-dataset": (download_dataset_main, "download-dataset NAME [--root datasets]",
-                         "download a CycleGAN dataset"),
+                         "download a dataset (CycleGAN's, or mnist, fashion_mnist, cifar10)"),
 }
 
 

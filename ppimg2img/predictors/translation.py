@@ -48,9 +48,12 @@ Map2SatPredictor = _named("Map2SatPredictor", "cyclegan/map2sat", CycleGANPredic
 
 class Pix2PixPredictor(BasePredictor):
     """pix2pix U-Net generator (Isola et al. 2017). ``model`` defaults to
-    ``'pix2pix/facades_label2photo'``. ``inference_mode``: ``'eval'`` (running BatchNorm
-    statistics, no dropout: deterministic, exportable) or ``'train_norm'`` (batch statistics
-    and dropout on, as the original ``test.py`` without ``--eval``; eager only, varies per run)."""
+    ``'pix2pix/facades_label2photo'``. ``inference_mode``: ``'eval'`` (the net's eval mode, no
+    dropout: deterministic, exportable; BatchNorm uses the statistics the weights were published
+    for: the running ones for the original's files, the batch's own for PaddleGAN's, whose
+    BatchNorm has ``trainable_statistics=True``, see ``eval_stats``) or ``'train_norm'`` (batch
+    statistics and dropout on, as the original ``test.py`` without ``--eval``; eager only, varies
+    per run)."""
 
     default_model = "pix2pix/facades_label2photo"
     direction_keys = {"AtoB": None}
