@@ -66,19 +66,12 @@ def normalise(x, axes, eps, unbiased=False):
 def subtract_per_channel(x, shift):
     """``x - shift`` for NCHW ``x`` and a constant ``shift`` of shape [1 or N, C, 1, 1].
 
-    In eager mode it runs as Paddle's batch_norm kernel with mean ``shift``, variance 1 and
-    epsilon 0 (an exact per-channel subtraction, gradient passed through): Paddle's CPU broadcast
-    subtraction is 5x slower (51 vs 11 ms for a 128x128x16x16 tensor). A per-sample shift runs
-    on the [1, N*C, H, W] view. Static graphs (export) keep the plain subtraction."""
-    if not paddle.in_dynamic_mode():
-        return x - shift
-    n, c, h, w = x.shape
-    view = x if shift.shape[0] == 1 else x.reshape([1, n * c, h, w])
-    mean = shift.reshape([-1])
-    ones = paddle.ones_like(mean)
-    out = F.batch_norm(view, mean, ones, weight=ones, bias=paddle.zeros_like(mean), training=False,
-                       epsilon=0.0, data_format="NCHW", use_global_stats=True)
-    return out.reshape([n, c, h, w]) if view is not x else out
+    The shift is first expanded to [N, C, 1, 1]: Paddle's CPU subtraction broadcasting over the
+    batch axis is slow (69 vs 17 ms forward for a 128x128x16x16 tensor), over H and W it is not.
+    Plain ops, so it exports and has every derivative (WGAN-GP differentiates twice)."""
+    if paddle.in_dynamic_mode() and shift.shape[0] == 1 and x.shape[0] != 1:
+        shift = shift.expand([x.shape[0], -1, 1, 1])
+    return x - shift
 
 
 class InstanceNorm2D(nn.InstanceNorm2D):
