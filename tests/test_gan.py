@@ -189,6 +189,11 @@ def test_every_generation_config_trains_and_evaluates(tmp_path, home, name):
     assert grid.ndim == 3 and min(grid.shape[:2]) >= 8 * 28  # 8 columns, 8 rows (one per class: 10)
     assert load_image(str(out / "interpolation.png")).shape[1] > load_image(str(out / "interpolation.png")).shape[0]
     assert "grid.png" in (out / "index.html").read_text()
+    if name == "quickstart_cgan.yaml":  # the same fixed noise every evaluation: the same grid (same path twice)
+        trainer.evaluate(tag="again", progress=False)
+        again = tmp_path / "run" / "eval" / "again"
+        assert (again / "grid.png").read_bytes() == (out / "grid.png").read_bytes()
+        assert json.loads((again / "metrics.json").read_text()) == metrics
 
 
 def test_generation_resume_continues_exactly(tmp_path, home):
