@@ -17,6 +17,8 @@ from ppimg2img.nets import build_discriminator, build_generator
 from ppimg2img.nets.dcgan import DCGANDiscriminator, one_hot_maps
 from ppimg2img.utils.image_io import load_image
 
+from test_losses import LinearD
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 G_TINY = {"name": "dcgan", "nz": 8, "ngf": 4, "output_nc": 1, "image_size": 28}
 
@@ -103,21 +105,10 @@ def test_n_critic_counts_critic_steps_and_survives_a_checkpoint():
     assert other.critic_steps == 7  # the next G step comes after 2 more critic steps, as in m
 
 
-class LinearCritic(paddle.nn.Layer):
-    """s(x) = sum(w * x): the gradient is w at every interpolate, so the penalty is lambda (|w| - 1)^2."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = self.create_parameter(list(w.shape), default_initializer=paddle.nn.initializer.Assign(w))
-
-    def forward(self, x):
-        return (x * self.w).sum(axis=[1, 2, 3])
-
-
 def test_gradient_penalty_of_the_model_against_a_hand_computed_case():
     m = _model("wgangp", d_norm="none")
     w = np.full((1, 1, 28, 28), 0.05, np.float32)  # |w| = 0.05 * 28 = 1.4
-    m.nets["netD"] = LinearCritic(w)
+    m.nets["netD"] = LinearD(w)  # s(x) = sum(w * x): the gradient is w at every interpolate
     m.set_input(_batch())
     m.forward()
     losses = m.discriminator_losses()

@@ -125,15 +125,20 @@ def test_recipe_rebuilds_the_committed_torch_save_files_and_the_writer_round_tri
     assert "torch._utils _rebuild_tensor_v2" in written_globals
 
 
-@pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_load_generator_reproduces_the_original_network(name, tmp_dir):
-    spec = FIXTURES[name]
+def _load_fixture(name, tmp_dir):
+    """load_generator of a fixture's checkpoint (a rebuilt one is deleted afterwards)."""
     path, temporary = checkpoint_path(name, tmp_dir)
     try:
-        net = load_generator(path)
+        return load_generator(path)
     finally:
         if temporary:
             os.remove(path)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_load_generator_reproduces_the_original_network(name, tmp_dir):
+    spec = FIXTURES[name]
+    net = _load_fixture(name, tmp_dir)
     arch, kwargs = net.ppimg2img_arch
     expect = dict(spec["expect"])
     assert arch == expect.pop("arch")
@@ -187,12 +192,7 @@ SENSITIVE = {
 @pytest.mark.parametrize("name", sorted(SENSITIVE))
 def test_fixtures_depend_on_every_kind_of_norm_value(name, tmp_dir):
     spec = FIXTURES[name]
-    path, temporary = checkpoint_path(name, tmp_dir)
-    try:
-        net = load_generator(path)
-    finally:
-        if temporary:
-            os.remove(path)
+    net = _load_fixture(name, tmp_dir)
     x = recipe.make_input(spec)
     if spec["family"] == "photo2cartoon":
         x = x[:, :, :32, :32]  # cheaper, and enough to see the change
