@@ -289,6 +289,11 @@ def export_main(argv=None, prog="ppimg2img export"):
     return run(argv, prog=prog)
 
 
+def demo_main(argv=None, prog="ppimg2img demo"):
+    from .demo import main as run
+    return run(argv, prog=prog)
+
+
 COMMANDS = {
     "translate": (translate_main, "translate --model NAME IN... [-o OUT]",
                   "translate images, folders or globs with a pretrained or trained generator"),
@@ -303,6 +308,8 @@ COMMANDS = {
               "train or evaluate a model from a YAML config"),
     "download": (download_main, "download MODEL [MODEL...]", "download (and convert) pretrained weights"),
     "models": (models_main, "models [MODEL...]", "list the model zoo, or details of some models"),
+    "demo": (demo_main, "demo [--port 7860] [--weights CKPT ...]",
+             "a local web app for every predictor (pip install -e \".[demo]\")"),
     "download-dataset": (download_dataset_main, "download-dataset NAME [--root datasets]",
                          "download a dataset (CycleGAN's, or mnist, fashion_mnist, cifar10)"),
 }
