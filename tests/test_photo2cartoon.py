@@ -203,3 +203,68 @@ def test_trainer_runs_photo2cartoon(tmp_path, facenet_file):
     assert "faceid_B" in losses and np.isfinite(losses["faceid_B"])
     assert t.evaluate(progress=False)["BtoA"]["images"] == 2
     assert MODELS["Photo2CartoonModel"] is Photo2CartoonModel
+
+
+# --- PaddleGAN's predictor output paths (issue 19) ------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_cartoon_weights(tmp_path_factory):
+    """A photo2cartoon generator with random weights (ngf 4), saved as ppimg2img .pdparams."""
+    from ppimg2img.weights import save_converted
+
+    paddle.seed(19)
+    kwargs = {"ngf": 4, "img_size": 256, "light": True}
+    net = build_generator("photo2cartoon", **kwargs)
+    return save_converted(net, str(tmp_path_factory.mktemp("p2c") / "p2c_random_ngf4.pdparams"), "photo2cartoon",
+                          kwargs)
+
+
+def test_predictor_writes_paddlegans_p2c_files_for_one_photo(tmp_path, monkeypatch, tiny_cartoon_weights):
+    """``Photo2CartoonPredictor().run(path)`` writes output/p2c_photo.png (the aligned crop, not masked)
+    and output/p2c_cartoon.png (the cartoon on white it returns), as ppgan.apps.Photo2CartoonPredictor,
+    beside ppimg2img's own files in output_dir."""
+    from ppimg2img.faces import FacePipeline
+    from ppimg2img.predictors import Photo2CartoonPredictor
+    from ppimg2img.utils.image_io import load_image
+
+    portrait = os.path.join(DATA, "portrait_photo2cartoon.jpg")
+    monkeypatch.chdir(tmp_path)
+    p = Photo2CartoonPredictor(weights=tiny_cartoon_weights, backend="eager", output_dir="mine", progress=False)
+    cartoon = p.run(portrait)
+    face = FacePipeline(max_faces=1).process(portrait)[0]
+    photo_png, cartoon_png = load_image("output/p2c_photo.png"), load_image("output/p2c_cartoon.png")
+    assert photo_png.shape == cartoon_png.shape == cartoon.shape == (256, 256, 3)
+    assert np.array_equal(photo_png, face.image)  # RGB as PaddleGAN's file (it converts to BGR for cv2)
+    assert (photo_png[:8, :8] != 255).any() and (face.mask[:8, :8] < 0.5).all()  # the crop, not masked
+    assert np.array_equal(cartoon_png, cartoon)
+    assert (cartoon_png[face.mask == 0] == 255).all()  # put back on white through the mask
+    # ppimg2img's own outputs are still there, and the summary lists every file
+    stem = "portrait_photo2cartoon"
+    assert np.array_equal(load_image(f"mine/{stem}_aligned.png"), face.on_white())
+    assert np.array_equal(load_image(f"mine/{stem}_cartoon.png"), cartoon)
+    assert sorted(map(os.path.basename, p.summary.written)) == sorted(
+        [f"{stem}_aligned.png", f"{stem}_cartoon.png", "p2c_photo.png", "p2c_cartoon.png"])
+
+    # an array input too; each run overwrites them (PaddleGAN's fixed names)
+    flipped = load_image(portrait)[:, ::-1].copy()
+    again = Photo2CartoonPredictor(weights=tiny_cartoon_weights, backend="eager", progress=False).run(flipped)
+    assert np.array_equal(load_image("output/p2c_cartoon.png"), again)
+    assert not np.array_equal(again, cartoon)
+
+
+def test_predictor_p2c_files_only_for_single_photos_and_output_path(tmp_path, monkeypatch, tiny_cartoon_weights):
+    from ppimg2img.predictors import Photo2CartoonPredictor
+    from ppimg2img.utils.image_io import load_image
+
+    portrait = os.path.join(DATA, "portrait_photo2cartoon.jpg")
+    monkeypatch.chdir(tmp_path)
+    p = Photo2CartoonPredictor(weights=tiny_cartoon_weights, backend="eager", progress=False)
+    assert len(p.run([portrait])) == 1  # a list: a batch, whose photos cannot share one file name
+    assert not os.path.exists("output")
+    off = Photo2CartoonPredictor(weights=tiny_cartoon_weights, backend="eager", output_path=None, progress=False)
+    off.run(portrait)
+    assert not os.path.exists("output") and off.summary.written == []
+    there = Photo2CartoonPredictor(weights=tiny_cartoon_weights, backend="eager", output_path=tmp_path / "course",
+                                   progress=False)
+    result = there.run(portrait)
+    assert sorted(os.listdir(tmp_path / "course")) == ["p2c_cartoon.png", "p2c_photo.png"]
+    assert np.array_equal(load_image(str(tmp_path / "course" / "p2c_cartoon.png")), result)

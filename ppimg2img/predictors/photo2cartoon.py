@@ -1,7 +1,12 @@
 """Photo2CartoonPredictor: faces of a photo -> cartoon faces (minivision photo2cartoon)."""
+import os
+
 import numpy as np
 
-from .base import BasePredictor
+from .base import BasePredictor, logger
+
+#: the files PaddleGAN's ``ppgan.apps.Photo2CartoonPredictor.run`` writes into its ``output_path``
+PADDLEGAN_FILES = ("p2c_photo.png", "p2c_cartoon.png")
 
 
 class Photo2CartoonPredictor(BasePredictor):
@@ -16,6 +21,8 @@ class Photo2CartoonPredictor(BasePredictor):
         faces: ``'largest'`` (default) or ``'all'``.
         paste_back: also return/write the photo with the cartoon faces blended back in.
         detector, mask: passed to ``FacePipeline`` (``'hog'``/``'cnn'``; ``'grabcut'``, ``'ellipse'``...).
+        output_path: PaddleGAN's output folder (default ``'output'`` as PaddleGAN) for ``p2c_photo.png``
+            and ``p2c_cartoon.png`` (below); None: not written.
         Other arguments as :class:`BasePredictor`. ``model`` defaults to PaddleGAN's release,
         which downloads directly (``'minivision/photo2cartoon'`` is the authors' own file).
 
@@ -24,12 +31,21 @@ class Photo2CartoonPredictor(BasePredictor):
     ``<name>_aligned.png`` (the aligned face on white: what the network sees), ``<name>_cartoon.png``
     (``_aligned_2``/``_cartoon_2``... for further faces with ``faces='all'``) and
     ``<name>_pasted.png`` with ``paste_back``.
+
+    As PaddleGAN's ``ppgan.apps.Photo2CartoonPredictor`` (whose ``output_path`` defaults to
+    ``'output'``), a run on one photo (a path, an array or a PIL image) also writes
+    ``<output_path>/p2c_photo.png``, the aligned face crop (photo2cartoon's crop of the largest face,
+    not masked, ``size`` x ``size`` RGB), and ``<output_path>/p2c_cartoon.png``, its cartoon on white
+    (the array :meth:`run` returns without ``paste_back``). Each such run overwrites them, as
+    PaddleGAN's did, so notebook cells that read those paths work. Runs on several photos (a folder,
+    a glob, a list) do not write them (one fixed name cannot hold a batch): give ``output_dir``.
+    ``output_path=None`` turns them off.
     """
 
     default_model = "paddlegan/photo2cartoon"
 
     def __init__(self, model=None, weights=None, faces="largest", paste_back=False, detector="hog",
-                 mask="grabcut", **kwargs):
+                 mask="grabcut", output_path="output", **kwargs):
         from ..faces import FacePipeline
 
         if faces not in ("largest", "all"):
@@ -37,6 +53,8 @@ class Photo2CartoonPredictor(BasePredictor):
         if kwargs.get("native_size"):
             raise ValueError("Photo2CartoonPredictor works on aligned 256x256 faces: native_size does not apply")
         self.faces, self.paste_back = faces, bool(paste_back)
+        self.output_path = None if output_path is None else os.fspath(output_path)
+        self._first_face = None  # (aligned crop, cartoon) of the largest face of the last photo finished
         super().__init__(model=model, weights=weights, **kwargs)
         self.pipeline = FacePipeline(size=self.size, detector=detector, mask=mask,
                                      max_faces=1 if faces == "largest" else None)
@@ -63,9 +81,29 @@ class Photo2CartoonPredictor(BasePredictor):
             cartoons.append(cartoon)
             tag = "" if i == 0 else f"_{i + 1}"
             files[f"_aligned{tag}"], files[f"_cartoon{tag}"] = face.on_white(), cartoon
+        self._first_face = (aligned[0].image, cartoons[0])
         if self.paste_back:
             from ..faces import paste_back
 
             files["_pasted"] = paste_back(image, aligned, cartoons)
             return files["_pasted"], files
         return cartoons[0], files
+
+    def run(self, inputs):
+        """As :meth:`BasePredictor.run`; a single photo also gets PaddleGAN's ``p2c_photo.png`` and
+        ``p2c_cartoon.png`` in ``output_path`` (see the class)."""
+        self._first_face = None
+        result = super().run(inputs)
+        if self.output_path and self._first_face is not None and not isinstance(result, list):
+            self._write_paddlegan_files(*self._first_face)
+        self._first_face = None
+        return result
+
+    def _write_paddlegan_files(self, photo, cartoon):
+        from ..utils.image_io import save_image
+
+        paths = [os.path.join(self.output_path, name) for name in PADDLEGAN_FILES]
+        for path, image in zip(paths, (photo, cartoon)):
+            save_image(path, image)  # atomic; RGB on disk, as PaddleGAN's cv2.imwrite of the BGR-converted array
+        self.summary.written += paths
+        logger.info("Cartoon image has been saved at '%s'.", paths[1])  # PaddleGAN's message
