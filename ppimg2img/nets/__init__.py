@@ -12,6 +12,7 @@ from .norm import get_norm_layer, uses_bias
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
 from .photo2cartoon import Photo2CartoonGenerator
 from .resnet_generator import ResnetBlock, ResnetGenerator
+from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .ugatit import UGATITDiscriminator, UGATITGenerator
 from .unet_generator import EVAL_STATS, UnetGenerator, UnetSkipConnectionBlock, eval_stats_of, set_eval_stats
 
@@ -80,6 +81,7 @@ GENERATORS = {
     "ugatit": UGATITGenerator,
     "photo2cartoon": Photo2CartoonGenerator,
     "dcgan": DCGANGenerator,
+    "stylegan2": StyleGAN2Generator,
 }
 
 DISCRIMINATORS = {
@@ -88,6 +90,7 @@ DISCRIMINATORS = {
     "pixel": PixelDiscriminator,
     "ugatit": UGATITDiscriminator,
     "dcgan": DCGANDiscriminator,
+    "stylegan2": StyleGAN2Discriminator,
 }
 
 
