@@ -10,6 +10,7 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .init import init_weights
 from .norm import get_norm_layer, uses_bias
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
+from .pggan import PGGANDiscriminator, PGGANGenerator
 from .photo2cartoon import Photo2CartoonGenerator
 from .resnet_generator import ResnetBlock, ResnetGenerator
 from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
@@ -82,6 +83,7 @@ GENERATORS = {
     "photo2cartoon": Photo2CartoonGenerator,
     "dcgan": DCGANGenerator,
     "stylegan2": StyleGAN2Generator,
+    "pggan": PGGANGenerator,
 }
 
 DISCRIMINATORS = {
@@ -91,6 +93,7 @@ DISCRIMINATORS = {
     "ugatit": UGATITDiscriminator,
     "dcgan": DCGANDiscriminator,
     "stylegan2": StyleGAN2Discriminator,
+    "pggan": PGGANDiscriminator,
 }
 
 
