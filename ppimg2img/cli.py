@@ -14,18 +14,26 @@ import sys
 
 
 def build_train_parser(prog="tools/main.py"):
-    p = argparse.ArgumentParser(prog=prog, description="Train or evaluate a ppimg2img model from a YAML config.")
+    p = argparse.ArgumentParser(
+        prog=prog, description="Train or evaluate a ppimg2img model from a YAML config. PaddleGAN's own configs "
+                               "work too: they are translated to the native form, which is printed and saved as "
+                               "the run's config.yaml (docs/migrating-from-paddlegan.md).")
     p.add_argument("-c", "--config-file", required=True, help="YAML config, for example configs/quickstart_cyclegan.yaml")
     p.add_argument("-o", "--opt", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override config keys, for example -o train.max_iters=100 model.lambda_A=5 "
-                        "(values are parsed as YAML)")
+                        "(values are parsed as YAML; with a PaddleGAN config, PaddleGAN's keys such as "
+                        "dataset.train.batch_size=4 change it before the translation)")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", metavar="CKPT", help="continue a run exactly: nets, optimizers, schedulers, "
                                                         "counters, RNG states and image pools")
     start.add_argument("--load", metavar="WEIGHTS", help="initialise network weights only (fine-tuning, evaluation)")
     p.add_argument("--evaluate-only", action="store_true", help="skip training, evaluate on dataset.test")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate (and translate) the config, build the model and its data pipeline, print the "
+                        "resolved config and the parameter counts, then exit without training or writing files")
     p.add_argument("--seed", type=int, help="random seed (config key: seed)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="device (config key: device)")
+    p.add_argument("--no-cuda", action="store_true", help="PaddleGAN's flag: the same as --device cpu")
     p.add_argument("--threads", type=int, help="CPU threads for Paddle (default: every core)")
     p.add_argument("--output-dir", help="run folder (default: output/<config name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
@@ -33,16 +41,78 @@ def build_train_parser(prog="tools/main.py"):
 
 
 def resolve_config(args):
+    """The validated config of ``args.config_file`` with ``-o`` and the flags applied. A PaddleGAN
+    config is translated first (``args.paddlegan`` is then its Translation, else None)."""
     from .config import load_config, parse_overrides
-    overrides = parse_overrides(args.opt)
+    from .paddlegan_config import detect, load_paddlegan_config, read_yaml
+    flags = {}
+    if getattr(args, "no_cuda", False) and args.device is None:
+        args.device = "cpu"
     for key in ("seed", "device", "threads", "output_dir"):
         value = getattr(args, key)
         if value is not None:
-            overrides[key] = value  # as given: not parsed as YAML (--output-dir 2024 stays a path)
-    cfg = load_config(args.config_file, overrides)
-    cfg["name"] = cfg["name"] or os.path.splitext(os.path.basename(args.config_file))[0]
+            flags[key] = value  # as given: not parsed as YAML (--output-dir 2024 stays a path)
+    name = os.path.splitext(os.path.basename(args.config_file))[0]
+    args.paddlegan = None
+    if os.path.isfile(args.config_file) and detect(read_yaml(args.config_file)):
+        cfg, args.paddlegan = load_paddlegan_config(args.config_file, args.opt, flags, name=name)
+    else:
+        overrides = parse_overrides(args.opt)
+        overrides.update(flags)
+        cfg = load_config(args.config_file, overrides)
+    cfg["name"] = cfg["name"] or name
     cfg["output_dir"] = cfg["output_dir"] or os.path.join("output", cfg["name"])
     return cfg
+
+
+def _dry_run(cfg, args):
+    """``--dry-run``: build the model (optimizers and LR schedulers too) and the datasets, print the
+    resolved config and a summary. Nothing is written; missing data folders are reported, not fatal."""
+    import yaml
+    from .data import build_dataset
+    from .models import MODELS
+    from .utils.env import set_device, set_seed
+    set_device("cpu" if cfg["device"] in ("auto", "cpu") else cfg["device"])
+    set_seed(cfg["seed"])
+    if args.paddlegan is None:  # a translated config was printed already
+        print(f"# resolved config of {args.config_file}")
+        print(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False), end="")
+    model_cfg = dict(cfg["model"])
+    model = MODELS[model_cfg.pop("name")](**model_cfg, seed=cfg["seed"])
+    model.setup_training(cfg["optimizer"], cfg["lr_scheduler"])
+    print(f"\n# model summary: {cfg['model']['name']}")
+    total = 0
+    for net_name, net in model.nets.items():
+        n = sum(int(p.size) for p in net.parameters())
+        total += n
+        print(f"{net_name}: {type(net).__name__}, {n:,} parameters")
+    print(f"total: {total:,} parameters")
+    opt, sched = cfg["optimizer"], cfg["lr_scheduler"]
+    keys = ("beta1", "beta2") if opt["name"] == "adam" else ("alpha", "eps")
+    print(f"optimizers: {', '.join(model.optimizers)}: {opt['name']}, lr {opt['lr']}, "
+          + ", ".join(f"{k} {opt[k]}" for k in keys + ("weight_decay",))
+          + f"; lr policy {sched['policy']}, n_epochs {sched['n_epochs']}, n_epochs_decay {sched['n_epochs_decay']}")
+    print("\n# data")
+    for split in ("train", "test"):
+        ds_cfg = cfg["dataset"][split]
+        if ds_cfg is None:
+            print(f"{split}: none")
+            continue
+        ds_cfg = dict(ds_cfg)
+        name = ds_cfg.pop("name")
+        if split == "train" and cfg["dataset"]["synthetic"] is not None and not os.path.isdir(ds_cfg["dataroot"]):
+            print(f"{split}: {name} at {ds_cfg['dataroot']}: missing; training would generate it (dataset.synthetic)")
+            continue
+        try:
+            ds = build_dataset(name, **ds_cfg, seed=cfg["seed"])
+        except FileNotFoundError as err:
+            print(f"{split}: {name}: data missing, pipeline checked without it ({err})")
+            continue
+        item = ds[0]
+        shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in item.items() if hasattr(v, "shape") and v.ndim >= 2)
+        print(f"{split}: {name}, {len(ds)} items; first item: {shapes}")
+    print(f"\ndry run: config valid, nets built; a real run writes to {cfg['output_dir']}")
+    return 0
 
 
 def train_main(argv=None, prog="tools/main.py"):
@@ -52,9 +122,15 @@ def train_main(argv=None, prog="tools/main.py"):
     from .engine.checkpoint import CheckpointError
     from .engine import distributed
     from .engine.trainer import Trainer
+    from .paddlegan_config import header, render
     from .utils.env import logger, setup_logging
     try:
         cfg = resolve_config(args)
+        if args.paddlegan is not None and distributed.is_main():
+            # the user sees (and keeps, in config.yaml) the native form of their PaddleGAN config
+            print(render(args.paddlegan, cfg), flush=True)
+        if args.dry_run:
+            return _dry_run(cfg, args)
         for flag, path in (("--resume", args.resume), ("--load", args.load)):
             if path and not os.path.isfile(path):  # before anything in the run folder changes
                 raise CheckpointError(f"{flag} {path}: file not found (checkpoints are in "
@@ -71,7 +147,8 @@ def train_main(argv=None, prog="tools/main.py"):
         elif args.load:
             trainer.load_weights(args.load)
         if distributed.is_main():
-            save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"))
+            save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"),
+                        header=header(args.paddlegan) if args.paddlegan is not None else None)
         if args.evaluate_only:
             if not (args.resume or args.load):
                 logger.warning("--evaluate-only without --load/--resume evaluates untrained weights")

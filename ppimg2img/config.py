@@ -242,9 +242,13 @@ def load_config(path, overrides=None, schema=None):
     return resolved
 
 
-def save_config(cfg, path):
-    """Write the resolved config as YAML (atomically)."""
+def save_config(cfg, path, header=None):
+    """Write the resolved config as YAML (atomically), after ``header`` (comment lines, such as the
+    PaddleGAN file a config was translated from)."""
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
+        if header:
+            f.write("".join(f"# {line}\n" if not line.startswith("#") else f"{line}\n"
+                            for line in header.rstrip("\n").split("\n")))
         yaml.safe_dump(cfg, f, sort_keys=False, default_flow_style=False)
     os.replace(tmp, path)
