@@ -5,6 +5,7 @@ Paddle itself is an extra because its CPU and GPU builds are different distribut
     pip install -e ".[gpu]"        # paddlepaddle-gpu (pick the CUDA build from paddlepaddle.org.cn)
     pip install -e ".[cpu,test]"   # plus the test tools (and the ONNX and notebook ones the tests use)
     pip install -e ".[cpu,onnx]"   # ONNX export (paddle2onnx, onnxruntime)
+    pip install -e ".[cpu,demo]"   # the web app, `ppimg2img demo` (Gradio)
 """
 from setuptools import find_packages, setup
 
@@ -34,7 +35,10 @@ setup(
         "gpu": ["paddlepaddle-gpu>=3.0"],
         "onnx": ["paddle2onnx>=2.1", "onnxruntime"],
         "notebooks": ["jupyter", "matplotlib"],
-        "test": ["pytest", "pytest-xdist", "paddle2onnx>=2.1", "onnxruntime", "nbclient", "nbformat", "ipykernel"],
+        "demo": ["gradio>=6.0"],
+        # the demo's tests: gradio_client against the app, Selenium driving Debian's chromium + chromium-driver
+        "test": ["pytest", "pytest-xdist", "paddle2onnx>=2.1", "onnxruntime", "nbclient", "nbformat", "ipykernel",
+                 "gradio>=6.0", "gradio_client>=2.0", "selenium>=4.10"],
         "visualdl": ["visualdl"],
     },
     entry_points={"console_scripts": ["ppimg2img=ppimg2img.cli:main"]},
