@@ -151,8 +151,8 @@ def test_photo_without_a_face_gets_a_readable_message(client, tmp_path):
 
 def test_oversized_uploads_are_refused_with_a_message(client, server, tmp_path):
     big = _png(tmp_path / "big.png", np.full((1100, 1000, 3), 128, np.uint8))  # 1.1 MP, a small file
-    refused = r"1000x1100 \(1\.1 megapixels\); this demo takes at most 1\.0 megapixels \(--max-pixels\)"
-    with pytest.raises(gradio_client.exceptions.AppError, match=refused):
+    too_big = r"1000x1100 \(1\.1 megapixels\); this demo takes at most 1\.0 megapixels \(--max-pixels\)"
+    with pytest.raises(gradio_client.exceptions.AppError, match=too_big):
         client.predict(big, api_name="/translate")
     heavy = tmp_path / "heavy.png"  # 0.49 MP of noise: 1.5 MB, over --max-upload-mb 1
     save_image(str(heavy), _noise((700, 700, 3)))
