@@ -10,7 +10,7 @@ and what to do; nothing is dropped silently.
 
 Families: CycleGAN, pix2pix, U-GAT-IT, photo2cartoon (PaddleGAN's ``UGATITModel`` with
 ``ResnetUGATITP2CGenerator``), DCGAN and PaddleGAN's ``GANModel`` (WGAN, conditional DCGAN);
-StyleGAN2 has a marked place (:func:`_stylegan2`) until ppimg2img's ``StyleGAN2Model`` exists.
+and StyleGAN2 (``StyleGAN2Model``).
 """
 import copy
 import math
@@ -131,6 +131,13 @@ SNAPSHOT_KEYS_ITERS = {"interval": "save_latest_interval"}
 OPTIMIZERS = {"Adam": "adam", "RMSProp": "rmsprop"}
 ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.0}
 RMSPROP_DEFAULTS = {"rho": 0.95, "epsilon": 1e-6, "momentum": 0.0, "centered": False, "weight_decay": 0.0}
+#: StyleGAN2Model keys -> native model keys (params.gen_iters / disc_iters are the lazy-regularisation intervals)
+STYLEGAN2_KEYS = {"mixing_prob": "mixing", "r1_reg_weight": "r1", "path_reg_weight": "path_regularize",
+                  "path_batch_shrink": "path_batch_shrink"}
+STYLEGAN2_PARAMS = {"gen_iters": "g_reg_every", "disc_iters": "d_reg_every"}
+#: PaddleGAN's (and rosinality's) generator EMA: decay 0.5 ** (32 / 10000) per iteration whatever the batch;
+#: ppimg2img's is 0.5 ** (batch / (ema_kimg * 1000)), so ema_kimg = batch * 10 / 32 gives the same decay
+STYLEGAN2_EMA_DECAY_BATCH, STYLEGAN2_EMA_KIMG = 32, 10.0
 #: dataset classes
 DATASETS = {"UnpairedDataset": "UnalignedDataset", "PairedDataset": "AlignedDataset",
             "CommonVisionDataset": "MNISTDataset | CIFAR10Dataset", "SingleDataset": "ImageFolderDataset"}
@@ -365,17 +372,35 @@ def _deepconv(g, where, ctx, conditional=False):
 
 
 def _stylegan2(g, where, ctx):
-    # ---- StyleGAN2: the place for PaddleGAN's StyleGANv2Generator / StyleGANv2Discriminator ----
-    # Native form (the lead's StyleGAN2): generator {name: stylegan2, size, style_dim, n_mlp, channel_multiplier},
-    # discriminator {name: stylegan2, size, channel_multiplier}, model.name StyleGAN2Model.
-    from .models import MODELS as NATIVE_MODELS
-    if "StyleGAN2Model" not in NATIVE_MODELS:
-        raise _err(f"{where}.name", "StyleGANv2Generator: StyleGAN2 is not in this version of ppimg2img yet",
-                   "Update ppimg2img, or train another family")
-    g.setdefault("channel_multiplier", 2)
+    """StyleGANv2Generator -> stylegan2 (rosinality's network, which PaddleGAN's is a port of)."""
+    if list(g.pop("blur_kernel", [1, 3, 3, 1])) != [1, 3, 3, 1]:
+        raise _err(f"{where}.blur_kernel", "ppimg2img's StyleGAN2 blurs with [1, 3, 3, 1]", "Remove blur_kernel")
+    for key in ("is_concat", "is_concat_noise_map"):
+        if g.pop(key, False):
+            raise _err(f"{where}.{key}", "the noise-map concatenation of PaddleGAN's GPEN variant has no equivalent",
+                       f"Remove {key}")
+    for key in ("size", "style_dim", "n_mlp"):
+        if key not in g:
+            raise _err(f"{where}.{key}", "missing (PaddleGAN requires it)", "Set it as PaddleGAN's configs do")
     return {"name": "stylegan2", **_take(g, {"size": "size", "style_dim": "style_dim", "n_mlp": "n_mlp",
-                                             "channel_multiplier": "channel_multiplier"}, where,
-                                         "StyleGANv2Generator", ignore=("is_concat_noise_map",), ctx=ctx)}
+                                             "channel_multiplier": "channel_multiplier", "lr_mlp": "lr_mlp"},
+                                         where, "StyleGANv2Generator")}
+
+
+def _stylegan2_d(d, where, ctx, generator):
+    """StyleGANv2Discriminator -> stylegan2 (its size follows the generator's)."""
+    if d.get("name") != "StyleGANv2Discriminator":
+        raise _err(f"{where}.name", f"{d.get('name')!r}: StyleGAN2Model takes StyleGANv2Discriminator",
+                   "Set name: StyleGANv2Discriminator")
+    d = dict(d)
+    if list(d.pop("blur_kernel", [1, 3, 3, 1])) != [1, 3, 3, 1]:
+        raise _err(f"{where}.blur_kernel", "ppimg2img's StyleGAN2 blurs with [1, 3, 3, 1]", "Remove blur_kernel")
+    size = d.pop("size", generator["size"])
+    if size != generator["size"]:
+        raise _err(f"{where}.size", f"{size} but the generator makes {generator['size']}px images",
+                   f"Set size: {generator['size']}")
+    return {"name": "stylegan2", **_take(d, {"channel_multiplier": "channel_multiplier"}, where,
+                                         "StyleGANv2Discriminator")}
 
 
 _GENERATOR_FNS = {"ResnetGenerator": _resnet, "UnetGenerator": _unet, "ResnetUGATITGenerator": _ugatit,
@@ -620,9 +645,38 @@ def _translate_model(model, ctx):
                        "Use NLayerDiscriminatorWithClassification")
         _unknown(model, "model", ["generator", "discriminator", "gan_criterion", "params"], pname)
     else:  # StyleGAN2Model
-        _stylegan2({"name": "StyleGANv2Generator"}, "model.generator", ctx)  # raises until the native model exists
-        raise _err("model.name", "StyleGAN2Model: the translation of its keys is not written yet",
-                   "Write a native config for ppimg2img's StyleGAN2Model")
+        out["generator"] = _generator(model, ctx)
+        if out["generator"]["name"] != "stylegan2":
+            raise _err("model.generator.name", "StyleGAN2Model takes StyleGANv2Generator", "Use it")
+        out["discriminator"] = _stylegan2_d(_section(model, "discriminator", "model"), "model.discriminator", ctx,
+                                            out["generator"])
+        c = dict(_section(model, "gan_criterion", "model"))
+        if c.get("gan_mode") != "logistic" or c.get("loss_weight", 1.0) != 1.0:
+            raise _err("model.gan_criterion", f"{c}: StyleGAN2 trains with the non-saturating logistic loss",
+                       "Set gan_mode: logistic (loss_weight 1)")
+        if model.pop("num_style_feat", out["generator"]["style_dim"]) != out["generator"]["style_dim"]:
+            raise _err("model.num_style_feat", "differs from generator.style_dim: z has the style's length",
+                       "Remove num_style_feat")
+        for key, native in STYLEGAN2_KEYS.items():
+            if key in model:
+                out[native] = model.pop(key)
+        if "path_batch_shrink" in out:
+            out["path_batch_shrink"] = int(out["path_batch_shrink"])
+        params = dict(model.pop("params", None) or {})
+        for key, native in STYLEGAN2_PARAMS.items():
+            if key in params:
+                out[native] = params.pop(key)
+        if params.pop("disc_start_iters", 0) != 0:
+            raise _err("model.params.disc_start_iters", "ppimg2img starts the generator steps at once",
+                       "Remove it (or set 0)")
+        if "visual_iters" in params:
+            params.pop("visual_iters")
+            ctx.ignore("model.params.visual_iters", "visuals follow log_config.visiual_interval (train.visual_interval)")
+        _unknown(params, "model.params", [*STYLEGAN2_PARAMS, "disc_start_iters", "visual_iters"], pname)
+        _unknown(model, "model", ["generator", "discriminator", "gan_criterion", "num_style_feat", "params",
+                                  *STYLEGAN2_KEYS], pname)
+        ctx.note("StyleGAN2Model: regularisation at iterations 0, k, 2k... (PaddleGAN: k, 2k...), as rosinality's "
+                 "train.py; the G EMA is netG_ema (PaddleGAN: gen_ema)")
     return out, pname, groups, direction
 
 
@@ -800,8 +854,18 @@ def _dataset(d, split, ctx, native_model, direction):
         ctx.note(f"{where}: {dname} is read from {root} (get it with `ppimg2img download-dataset {dl}`), where "
                  "PaddleGAN downloaded it through paddle.vision")
     elif name == "SingleDataset":
-        raise _err(f"{where}.name", "SingleDataset (StyleGAN2's image folder) is translated with StyleGAN2, which is "
-                                    "not in this version", "Write a native config with ImageFolderDataset")
+        if "dataroot" not in d:
+            raise _err(f"{where}.dataroot", "missing", "Set the image folder")
+        t = _preprocess(d.pop("preprocess", []), f"{where}.preprocess", paired=False)
+        size = (native_model.get("generator") or {}).get("size")
+        if t["preprocess"] != "none" and t.get("crop_size") != t.get("load_size"):
+            raise _err(f"{where}.preprocess", "cropping: ppimg2img's image-folder dataset only resizes (and flips)",
+                       "Remove the crop")
+        out = {"name": "ImageFolderDataset", "dataroot": posixpath.normpath(str(d.pop("dataroot"))),
+               "image_size": t.get("load_size") or size, "flip": t["flip"]}
+        if not t.get("load_size"):
+            ctx.note(f"{where}: images are resized to {size}px if they are not that size already (PaddleGAN "
+                     "expected them at the generator's size)")
     else:
         raise _err(f"{where}.name", f"{name!r} has no ppimg2img equivalent (translated: {', '.join(DATASETS)})",
                    "Use one of those, or a native config (docs/config.md)")
@@ -842,7 +906,7 @@ def _optimizer_group(o, where):
     return out
 
 
-def _optimizer(opt, groups, pname):
+def _optimizer(opt, groups, pname, model=None):
     """optimizer.{optimG, optimD} (or optimizer_G/_D) -> one native optimizer section."""
     if not isinstance(opt, dict) or not opt:
         raise _err("optimizer", "missing", "PaddleGAN configs name one optimizer per net group (optimG, optimD)")
@@ -861,6 +925,13 @@ def _optimizer(opt, groups, pname):
         if role not in found:
             raise _err("optimizer", f"no group for {names}", "Add one (PaddleGAN trains nothing without it)")
     (kg, og), (kd, od) = found["G"], found["D"]
+    if pname == "StyleGAN2Model":
+        # PaddleGAN's config writes the betas already corrected for lazy regularisation, as beta * c
+        # (c = k / (k + 1)); ppimg2img takes the plain betas and applies the reference's beta ** c
+        for o, every in ((og, model.get("g_reg_every", 4)), (od, model.get("d_reg_every", 16))):
+            c = every / (every + 1)
+            for key in ("beta1", "beta2"):
+                o[key] = round(o[key] / c, 12)
     if og != od:
         diff = [k for k in og if og[k] != od.get(k)]
         raise _err(f"optimizer.{kd}", f"differs from optimizer.{kg} in {', '.join(diff)}: ppimg2img uses one "
@@ -868,15 +939,26 @@ def _optimizer(opt, groups, pname):
     return og
 
 
-def _schedule(sched, ctx, by_epoch):
+def _schedule(sched, ctx, by_epoch, total_iters=None):
     """lr_scheduler -> (optimizer.lr, native lr_scheduler)."""
     s = dict(sched or {})
     if not s:
         raise _err("lr_scheduler", "missing", "PaddleGAN configs set the learning rate there (learning_rate)")
     name = s.pop("name", None)
     if name == "MultiStepDecay":
-        raise _err("lr_scheduler.name", "MultiStepDecay (StyleGAN2's iteration milestones) is translated with "
-                                        "StyleGAN2, which is not in this version", "Use LinearDecay")
+        milestones = list(s.pop("milestones", []))
+        s.pop("gamma", None)
+        if "learning_rate" not in s:
+            raise _err("lr_scheduler.learning_rate", "missing (PaddleGAN requires it)", "Set it")
+        lr = float(s.pop("learning_rate"))
+        s.pop("last_epoch", None)
+        _unknown(s, "lr_scheduler", ["name", "learning_rate", "milestones", "gamma"], name)
+        if by_epoch or any(m < total_iters for m in milestones):
+            raise _err("lr_scheduler.milestones", f"{milestones}: ppimg2img's LR policies change the rate once per "
+                                                  "epoch, not at an iteration",
+                       "Remove the milestones before total_iters (a constant rate), or use LinearDecay")
+        ctx.note(f"lr_scheduler: MultiStepDecay's milestones {milestones} are not before total_iters: a constant rate")
+        return lr, {"policy": "linear", "n_epochs": 1000000, "n_epochs_decay": 0}
     policy = _value(LR_SCHEDULERS, name, "lr_scheduler.name", "ppimg2img's policies are linear, step, cosine and "
                                                              "plateau: write a native config for the others")
     if "iters_per_epoch" in s:
@@ -943,8 +1025,17 @@ def translate(cfg, source=None, name=None):
         else:
             native["dataset"][split] = None
     _unknown(data, "dataset", ["train", "test"], "datasets")
-    lr, native["lr_scheduler"] = _schedule(cfg.pop("lr_scheduler", None), ctx, by_epoch)
-    native["optimizer"] = {"lr": lr, **_optimizer(cfg.pop("optimizer", None), groups, pname)}
+    lr, native["lr_scheduler"] = _schedule(cfg.pop("lr_scheduler", None), ctx, by_epoch, train.get("max_iters"))
+    native["optimizer"] = {"lr": lr, **_optimizer(cfg.pop("optimizer", None), groups, pname, model)}
+    if pname == "StyleGAN2Model":
+        ctx.note(f"optimizer: PaddleGAN writes the Adam betas of StyleGAN2 already scaled by c = k/(k+1) for lazy "
+                 f"regularisation (beta * c); the translation divides c out (beta1 {native['optimizer']['beta1']}, "
+                 f"beta2 {native['optimizer']['beta2']}) and ppimg2img applies the reference's beta ** c")
+        batch = train.get("batch_size", 1)
+        model["ema_kimg"] = batch * STYLEGAN2_EMA_KIMG / STYLEGAN2_EMA_DECAY_BATCH
+        ctx.note(f"model.ema_kimg {model['ema_kimg']:g}: PaddleGAN's G EMA decays by 0.5 ** (32 / 10000) per "
+                 f"iteration whatever the batch; ppimg2img's by 0.5 ** (batch / (ema_kimg * 1000)), so batch "
+                 f"{batch} needs this ema_kimg")
     log = dict(cfg.pop("log_config", None) or {})
     train.update(_take(log, LOG_KEYS, "log_config", "logging"))
     snap = dict(cfg.pop("snapshot_config", None) or {})
