@@ -247,11 +247,6 @@ def main(argv=None):
         p for p in list_images(args.photos) if not os.path.abspath(p).startswith(out + os.sep)]
     if not photos:
         parser.error(f"no images in PHOTOS '{args.photos}' (looked for .jpg .jpeg .png .bmp .tif .tiff .webp)")
-    try:
-        predictor = load_predictor(args)
-    except Exception as err:  # unknown zoo name, missing/corrupt weights, download failure, no dlib
-        print(f"error: {(str(err).strip().splitlines() or [type(err).__name__])[0]}", file=sys.stderr)
-        return 2
     weights = (f"random weights (photo2cartoon ngf {RANDOM_NGF}, seed {args.seed})" if args.random_weights
                else args.weights or args.model or DEFAULT_MODEL)
     print(f"photo2cartoon weights: {weights}")
@@ -262,6 +257,7 @@ def main(argv=None):
     before = {path: {} if args.overwrite else existing_pairs(out, names[path]) for path in photos}
     split = split_names(names.values(), args.test_fraction,
                         {names[p]: next(iter(b)) for p, b in before.items() if b})
+    predictor = None  # loaded for the first photo that needs it: a resumed run that is done loads nothing
     made, done, counts = 0, 0, {s: 0 for s in SPLITS}
     skipped = []  # (photo, reason)
     bar = tqdm(photos, desc="cartoon pairs", unit="photo", disable=None)
@@ -270,6 +266,13 @@ def main(argv=None):
         if before[path]:
             done += 1
             continue
+        if predictor is None:
+            try:
+                predictor = load_predictor(args)
+            except Exception as err:  # unknown zoo name, missing/corrupt weights, download failure, no dlib
+                bar.close()
+                print(f"error: {(str(err).strip().splitlines() or [type(err).__name__])[0]}", file=sys.stderr)
+                return 2
         try:
             faces = cartoon_faces(predictor, path)
         except (ImageReadError, NoFaceFoundError) as err:  # their messages name the file and a fix
