@@ -115,6 +115,38 @@ def _dry_run(cfg, args):
     return 0
 
 
+def _load_weights(trainer, path):
+    """``--load``: a ppimg2img checkpoint or {net: state_dict} file; failing that, a file of another
+    layout (PaddleGAN's ``.pdparams``: ``netG_A``, ``genA2B``, StyleGAN2's ``gen``...) converted per net
+    by :mod:`ppimg2img.weights`, as ``load_generator`` does."""
+    from .engine.checkpoint import CheckpointError, load_file
+    from .paddlegan_config import NET_NAMES
+    from .utils.env import logger
+    from .weights import load_state_into
+    from .weights.convert import WeightsMismatchError
+    try:
+        return trainer.load_weights(path)
+    except CheckpointError as err:
+        first = err
+    obj = load_file(path)
+    if not isinstance(obj, dict) or "nets" in obj:
+        raise first
+    nets = {NET_NAMES.get(k, k): v for k, v in obj.items() if isinstance(v, dict)}
+    loaded = []
+    for name, net in trainer.model.nets.items():
+        if name in nets:
+            try:
+                load_state_into(net, nets[name], "torch" if path.endswith((".pth", ".pt")) else "paddle",
+                                source=f"{path}: {name}")
+            except (WeightsMismatchError, ValueError, KeyError) as err:
+                raise CheckpointError(f"{path}: {name}: {err}") from None
+            loaded.append(name)
+    if not loaded:
+        raise first
+    logger.info("loaded weights of %s from %s (converted from its layout)", ", ".join(loaded), path)
+    return loaded
+
+
 def train_main(argv=None, prog="tools/main.py"):
     """Entry point of tools/main.py. Returns the process exit code."""
     args = build_train_parser(prog).parse_args(argv)
@@ -145,7 +177,7 @@ def train_main(argv=None, prog="tools/main.py"):
         if args.resume:
             trainer.resume(args.resume)  # may take the seed the run started with
         elif args.load:
-            trainer.load_weights(args.load)
+            _load_weights(trainer, args.load)
         if distributed.is_main():
             save_config(trainer.cfg, os.path.join(cfg["output_dir"], "config.yaml"),
                         header=header(args.paddlegan) if args.paddlegan is not None else None)

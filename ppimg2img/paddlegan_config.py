@@ -81,6 +81,9 @@ MODELS = {
     "StyleGAN2Model": ("StyleGAN2Model", {"G": ["gen"], "D": ["disc"]}),
 }
 
+#: PaddleGAN's net names in its weight files -> ppimg2img's (the others are the same: netG_A, genA2B, netG...)
+NET_NAMES = {"gen": "netG", "disc": "netD", "gen_ema": "netG_ema"}
+
 #: PaddleGAN generator class -> native generator name (the functions below pick variants and map arguments)
 GENERATORS = {
     "ResnetGenerator": "resnet_9blocks | resnet_6blocks (by n_blocks)",

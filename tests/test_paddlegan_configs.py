@@ -680,3 +680,24 @@ def test_a_bad_paddlegan_key_stops_the_command_with_the_file_and_key(tmp_path, c
     err = capsys.readouterr().err
     assert f"{path} (PaddleGAN format): PaddleGAN key model.generator.norm_type: value 'spectral'" in err
     assert isinstance(pg.PaddleGANConfigError("x"), ConfigError)
+
+
+def test_load_takes_paddlegans_weight_files(tmp_path):
+    """`--load X.pdparams` (PaddleGAN's `--evaluate-only --load`): the nets of PaddleGAN's file are converted
+    as load_generator converts them, and netG_A then gives PaddleGAN's own output."""
+    import paddle
+    from ppimg2img.cli import _load_weights
+    from ppimg2img.engine.trainer import Trainer
+    pgdir = os.path.join(ROOT, "tests", "data", "paddlegan")
+    raw = pg_cyclegan(root=str(tmp_path / "none"))
+    raw["model"]["generator"]["n_blocks"] = 6
+    cfg, _ = translated(raw, "c", {"output_dir": str(tmp_path / "run"), "device": "cpu"})
+    trainer = Trainer(cfg)
+    assert _load_weights(trainer, os.path.join(pgdir, "cyclegan_resnet_6blocks_ngf4.pdparams")) == \
+        ["netG_A", "netG_B", "netD_A", "netD_B"]
+    net = trainer.model.nets["netG_A"]
+    net.eval()
+    x = np.load(os.path.join(pgdir, "cyclegan_resnet_6blocks_ngf4_in.npy"))
+    with paddle.no_grad():
+        got = net(paddle.to_tensor(x)).numpy()
+    assert np.abs(got - np.load(os.path.join(pgdir, "cyclegan_resnet_6blocks_ngf4_netG_A_out.npy"))).max() < 1e-4
