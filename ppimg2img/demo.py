@@ -469,8 +469,8 @@ def build_app(models):
         return [(img, f"seed {int(seed)} #{i}") for i, img in enumerate(models.generate(seed, count, truncation,
                                                                                         label, model))]
 
-    def video(path, model, progress=gr.Progress()):
-        return models.video(path, model, progress=progress)
+    def video(clip, model, progress=gr.Progress()):
+        return models.video(clip, model, progress=progress)
 
     def status(model):
         return models.model_status(model)
@@ -508,7 +508,7 @@ def build_app(models):
                 c_pasted = gr.Image(type="numpy", format="png", label="Pasted back", interactive=False, height=430,
                                     elem_id="cartoonize-pasted")
             with gr.Row():
-                c_aligned = gr.Image(type="numpy", format="png", label="Aligned face (what the network sees)",
+                c_aligned = gr.Image(type="numpy", format="png", label="Aligned face",
                                      interactive=False, height=300, elem_id="cartoonize-aligned")
                 c_cartoon = gr.Image(type="numpy", format="png", label="Cartoon", interactive=False, height=300,
                                      elem_id="cartoonize-cartoon")
@@ -612,6 +612,9 @@ def main(argv=None, prog="ppimg2img demo"):
     warning = host_warning(args.host)
     if warning:
         print(warning, file=sys.stderr)
+    if args.share:
+        print("warning: --share true: the app also gets a public gradio.live link; anyone who has it can use the "
+              "demo", file=sys.stderr)
     limits = Limits(int(args.max_pixels), args.max_upload_mb, args.max_video_seconds)
     try:
         models = DemoModels(args.weights, args.cartoon_weights, limits, download=args.download,
