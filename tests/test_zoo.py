@@ -82,9 +82,9 @@ def test_original_releases_are_all_there_with_their_urls():
 
 def test_paddlegan_and_photo2cartoon_entries():
     pg = {n: zoo.MODEL_ZOO[n] for n in zoo.MODEL_ZOO if n.startswith("paddlegan/")}
-    assert {e.family for e in pg.values()} == {"cyclegan", "pix2pix", "ugatit", "photo2cartoon"}
+    assert {e.family for e in pg.values()} == {"cyclegan", "pix2pix", "ugatit", "photo2cartoon", "stylegan2"}
     for entry in pg.values():
-        assert re.fullmatch(r"https://paddlegan\.bj\.bcebos\.com/models/[\w]+\.pdparams", entry.url), entry.url
+        assert re.fullmatch(r"https://paddlegan\.bj\.bcebos\.com/models/[\w-]+\.pdparams", entry.url), entry.url
         assert entry.filename == entry.url.rsplit("/", 1)[1] and "Apache-2.0" in entry.licence
     # both directions of one PaddleGAN CycleGAN file: same download, different nets
     a2b, b2a = pg["paddlegan/cyclegan_horse2zebra"], pg["paddlegan/cyclegan_zebra2horse"]
@@ -94,6 +94,9 @@ def test_paddlegan_and_photo2cartoon_entries():
     assert pg["paddlegan/pix2pix_facades_label2photo"].key == "netG"
     assert pg["paddlegan/ugatit_selfie2anime_light"].key == "genA2B"
     assert pg["paddlegan/photo2cartoon"].key is None  # a plain state dict of genA2B
+    for name in ("paddlegan/stylegan2_ffhq_config_f", "paddlegan/stylegan2_animeface_512",
+                 "rosinality/stylegan2_ffhq_config_f"):  # NVIDIA's weights: non-commercial, said in the entry
+        assert "non-commercial" in zoo.MODEL_ZOO[name].licence and zoo.MODEL_ZOO[name].arch == "stylegan2"
     original = zoo.MODEL_ZOO["minivision/photo2cartoon"]
     assert original.url is None and original.key == "genA2B" and original.filename == "photo2cartoon_weights.pt"
     assert "drive.google.com" in original.description and "github.com/minivision-ai/photo2cartoon" in original.page

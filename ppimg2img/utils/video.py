@@ -275,3 +275,28 @@ def translate_video(src, dst, frame_fn, batch_size=1, progress=True, max_frames=
         _remove(video_tmp)
         _remove(final_tmp)
     return {"frames": count, "fps": float(fps), "audio": audio, "size": size}
+
+
+def write_video(dst, frames, fps=24, codec=None, quality=7):
+    """Write HxWx3 uint8 ``frames`` (an iterable of same-sized images) as a video (.mp4: H.264);
+    atomic: a failed write leaves no ``dst``. Returns ``dst``."""
+    codec = _encoder(dst, codec)
+    tmp = dst + ".part" + os.path.splitext(dst)[1]
+    writer, count = None, 0
+    try:
+        for frame in frames:
+            frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
+            if writer is None:
+                writer = _open_writer(tmp, (frame.shape[1], frame.shape[0]), fps, codec, quality)
+            writer.send(frame)
+            count += 1
+        if writer is None:
+            raise ValueError(f"no frames to write to {dst}")
+        writer.close()
+        writer = None
+        os.replace(tmp, dst)
+    finally:
+        if writer is not None:
+            writer.close()
+        _remove(tmp)
+    return dst

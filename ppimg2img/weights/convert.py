@@ -146,7 +146,7 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
         if key in used:
             continue
         frozen = _instance_norm_param(sublayers, key, state[key]) if framework == "paddle" else None
-        if frozen:
+        if frozen or _fixed_filter(sublayers, key, state[key]):
             continue
         note = (", trained InstanceNorm values, but ppimg2img's InstanceNorm has no affine parameters, "
                 "like the original's" if frozen is False else "")
@@ -166,6 +166,8 @@ def convert_state_dict(state, net, framework, source="checkpoint"):
 
 
 def _optional_fill(key, layout, net=None):
+    if key == "latent_avg" and type(net).__name__ == "StyleGAN2Generator":
+        return "keep"  # StyleGAN2: the mean w is stored beside the weights, if at all (load.py reads it)
     if layout == "paddle" and key == "model.0.bias" and type(net).__name__ == "NLayerDiscriminator":
         return "zeros"  # PaddleGAN's NLayerDiscriminator: bias_attr=use_bias, False with BatchNorm
     if layout != "paddlegan-photo2cartoon":
@@ -174,6 +176,21 @@ def _optional_fill(key, layout, net=None):
         if re.search(pattern, key):
             return action
     return None
+
+
+def _fixed_filter(sublayers, key, value):
+    """StyleGAN2 files store the fixed [1, 3, 3, 1] resampling filters (``*.kernel`` buffers); ppimg2img
+    builds them itself. True when ``key`` is such a filter holding the same values (dropped); a
+    different filter is an error (the net would compute something else)."""
+    prefix, _, leaf = key.rpartition(".")
+    owner = sublayers.get(prefix)
+    if leaf != "kernel" or owner is None or not hasattr(owner, "kernel"):
+        return False
+    own = owner.kernel.numpy()
+    if np.shape(value) != own.shape or not np.allclose(value, own, atol=1e-6):
+        raise WeightsMismatchError(f"{key}: the file's resampling filter {np.asarray(value).tolist()} is not the "
+                                   f"[1, 3, 3, 1] blur ppimg2img's StyleGAN2 uses")
+    return True
 
 
 def _instance_norm_param(sublayers, key, value):

@@ -12,9 +12,9 @@ from .reader import read_checkpoint
 TORCH_SUFFIXES = (".pth", ".pt", ".pkl", ".bin", ".tar")
 CONVERTED_FORMAT = "ppimg2img-weights"
 # Which net a multi-net file gives by default: the A->B generator, in each project's naming.
-DEFAULT_NET_KEYS = ("netG_A", "genA2B", "netG", "G_A", "netG_A2B", "generator", "G", "state_dict",
+DEFAULT_NET_KEYS = ("g_ema", "netG_ema", "netG_A", "genA2B", "netG", "G_A", "netG_A2B", "generator", "G", "state_dict",
                     "model", "params")
-ARCHS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "ugatit", "photo2cartoon")
+ARCHS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "ugatit", "photo2cartoon", "stylegan2")
 
 
 def _is_state_dict(obj):
@@ -74,6 +74,8 @@ def infer_arch(state):
     """Architecture and constructor options from a state dict in the original's names
     (after ``canonical_state``). Returns (arch, kwargs)."""
     keys = set(state)
+    if "input.input" in keys and "conv1.conv.weight" in keys and "style.1.weight" in keys:
+        return "stylegan2", infer_stylegan2(state)
     if "ConvBlock1.1.weight" in keys and any(k.startswith("HourGlass1.") for k in keys):
         ngf = state["ConvBlock1.1.weight"].shape[0]
         n_blocks = _count(keys, r"EncodeBlock(\d+)\.")
@@ -118,6 +120,26 @@ def infer_arch(state):
                       "padding_type": "reflect" if any(".conv_block.1.weight" in k for k in keys) else "zero"}
     raise CheckpointError("cannot tell the architecture from the checkpoint's keys (first keys: "
                           f"{', '.join(sorted(keys)[:5])}); pass arch=... ({', '.join(ARCHS)})")
+
+
+def infer_stylegan2(state):
+    """StyleGAN2 generator options from its shapes (rosinality's names): size from the ToRGB layers,
+    style_dim and n_mlp from the mapping network, one width per resolution from the convolutions
+    (``channel_multiplier`` when they are the reference's table, else explicit ``channels``)."""
+    from ..nets.stylegan2 import reference_channels
+
+    keys = set(state)
+    n_mlp = _count(keys, r"style\.(\d+)\.weight$")
+    style_dim = state["style.1.weight"].shape[0]
+    size = 2 ** (_count(keys, r"to_rgbs\.(\d+)\.") + 2)
+    widths = [state["input.input"].shape[1]]
+    for i in range(_count(keys, r"to_rgbs\.(\d+)\.")):
+        widths.append(state[f"convs.{2 * i}.conv.weight"].shape[1])  # [1, out, in, k, k]
+    kw = {"size": size, "style_dim": style_dim, "n_mlp": n_mlp}
+    for multiplier in (2, 1):
+        if widths == reference_channels(size, multiplier):
+            return {**kw, "channel_multiplier": multiplier}
+    return {**kw, "channels": widths}
 
 
 def _light_and_size(fc_in, channels):
@@ -184,6 +206,8 @@ def _load_object(obj, path, arch, key, arch_kwargs):
             arch_kwargs.setdefault(name, value)
     net = build_arch(arch, **arch_kwargs)
     where = f"{path}" + (f" [{chosen}]" if chosen else "")
+    if isinstance(obj, dict) and obj.get("latent_avg") is not None and "latent_avg" not in state:
+        state = {**state, "latent_avg": np.asarray(obj["latent_avg"], np.float32).reshape(-1)}  # StyleGAN2's mean w
     load_state_into(net, state, framework, source=where)
     net.eval()
     net.ppimg2img_arch = (arch, dict(arch_kwargs))

@@ -165,6 +165,21 @@ class GeneratorStateData:
         self.state = state
 
 
+class NamespaceData:
+    """Stands for ``argparse.Namespace`` (the training arguments rosinality's StyleGAN2 checkpoints
+    store under 'args'): keeps the plain attribute dict as ``.vars``, sets no attributes, runs nothing."""
+
+    def __init__(self, *args, **kwargs):
+        self.vars = {}
+
+    def __setstate__(self, state):
+        self.vars = dict(state) if isinstance(state, dict) else {}
+
+    def __repr__(self):
+        return f"Namespace({', '.join(f'{k}={v!r}' for k, v in self.vars.items())})"
+
+
+ALLOWED_GLOBALS[("argparse", "Namespace")] = NamespaceData
 ALLOWED_GLOBALS[("paddle.base.libpaddle", "GeneratorState")] = GeneratorStateData
 ALLOWED_GLOBALS[("paddle.fluid.libpaddle", "GeneratorState")] = GeneratorStateData
 ALLOWED_GLOBALS.update({("torch", name): _StorageType(name, dt) for name, dt in TORCH_STORAGE_DTYPES.items()})

@@ -31,7 +31,7 @@ from ..utils.download import DownloadError, download, file_hash, get_cache_dir
 __all__ = ["ZooEntry", "MODEL_ZOO", "UnknownModelError", "get_entry", "resolve_name", "list_models",
            "weights_path", "converted_path", "is_cached", "fetch", "FAMILIES"]
 
-FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
+FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon", "stylegan2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,10 +198,38 @@ _PHOTO2CARTOON_ORIGINAL = ZooEntry(
                 "(https://pan.baidu.com/s/1MsT3-He3UGipKhUi4OcCJw, access code y2ch)",
     page="https://github.com/minivision-ai/photo2cartoon#download")
 
+# --- StyleGAN2 (Karras et al. 2020): converted from NVIDIA's official TensorFlow release ----------
+_NVIDIA_NC = ("NVIDIA Source Code License-NC (the official StyleGAN2 weights this file is converted from): "
+              "non-commercial use only; trained on FFHQ (CC BY-NC-SA 4.0)")
+_STYLEGAN2_FFHQ = ("stylegan2", {"size": 1024, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 2})
+_STYLEGAN2_ENTRIES = [
+    # PaddleGAN's ppgan/apps/styleganv2_predictor.py model_cfgs: a plain generator state dict
+    _paddlegan("stylegan2_ffhq_config_f", "stylegan2", "stylegan2-ffhq-config-f.pdparams", _STYLEGAN2_FFHQ,
+               None, "z -> face photo (1024x1024)", "StyleGAN2 config-f trained on FFHQ at 1024, NVIDIA's "
+               "weights converted by PaddleGAN (30.4M generator parameters)", "styleganv2.md",
+               "Apache-2.0 (PaddleGAN's conversion code); " + _NVIDIA_NC),
+    _paddlegan("stylegan2_animeface_512", "stylegan2", "stylegan2-animeface-512.pdparams",
+               ("stylegan2", {"size": 512, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 2}),
+               None, "z -> anime face (512x512)", "StyleGAN2 (config-f widths) trained on anime faces at 512, "
+               "released by PaddleGAN", "styleganv2.md",
+               "released by PaddleGAN (Apache-2.0 code); the weights' training data terms are not stated: "
+               "treat as non-commercial"),
+    # rosinality/stylegan2-pytorch's convert_weight.py output ({'g_ema', 'latent_avg'}), Google Drive only
+    ZooEntry(name="rosinality/stylegan2_ffhq_config_f", family="stylegan2", url=None,
+             filename="stylegan2-ffhq-config-f.pt", arch=_STYLEGAN2_FFHQ[0], arch_kwargs=dict(_STYLEGAN2_FFHQ[1]),
+             key="g_ema", direction="z -> face photo (1024x1024)", sha256=None, source="original",
+             licence=_NVIDIA_NC,
+             description="StyleGAN2 config-f FFHQ 1024 converted by rosinality's convert_weight.py (g_ema and "
+                         "latent_avg); distributed on Google Drive "
+                         "(https://drive.google.com/open?id=1EM87UquaoQmk17Q8d5kYIAHqu0dkYqdT); the other "
+                         "official releases (car, cat, church, horse: NVIDIA's .pkl) convert with the same script",
+             page="https://github.com/rosinality/stylegan2-pytorch#convert-weight-from-official-checkpoints"),
+]
+
 MODEL_ZOO = {entry.name: entry for entry in (
     [_original("cyclegan", *m) for m in _CYCLEGAN_MODELS]
     + [_original("pix2pix", *m) for m in _PIX2PIX_MODELS]
-    + _PADDLEGAN_ENTRIES + [_PHOTO2CARTOON_ORIGINAL])}
+    + _PADDLEGAN_ENTRIES + [_PHOTO2CARTOON_ORIGINAL] + _STYLEGAN2_ENTRIES)}
 
 
 class UnknownModelError(ValueError):
