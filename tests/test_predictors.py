@@ -317,7 +317,8 @@ def test_photo2cartoon_predictor_writes_aligned_and_cartoon(tmp_path, cartoon_we
     assert not np.array_equal(results[0], photo)  # something was pasted
     assert np.abs(results[0].astype(int) - photo)[:40].mean() < 2  # ...onto the face, not the top rows
 
-    plain = ppimg2img.Photo2CartoonPredictor(weights=cartoon_weights, backend="eager", progress=False)
+    plain = ppimg2img.Photo2CartoonPredictor(weights=cartoon_weights, backend="eager", progress=False,
+                                             output_path=None)
     single = plain.run(photo)
     assert single.shape == (256, 256, 3)  # the largest face's cartoon, as written above; not bit-exact:
     # the GrabCut head mask depends on OpenCV's global random state (differs by ~0.02 between calls)

@@ -67,6 +67,19 @@ PADDLEGAN_PHOTO2CARTOON_OPTIONAL = [
 ]
 
 
+# PaddleGAN's StyleGANv2 (ppgan/modules/equalized.py EqualLinear) stores linear weights [in, out];
+# rosinality's (and ppimg2img's) are [out, in]. Square ones (the mapping network) cannot be told
+# apart by shape, so the layout is chosen by the file's origin (load.py).
+PADDLEGAN_STYLEGAN2_LINEARS = r"(^style\.\d+|\.modulation|^final_linear\.\d+)\.weight$"
+
+
+def from_paddlegan_stylegan2(state):
+    """A PaddleGAN StyleGANv2 generator/discriminator state dict in rosinality's layout (linear
+    weights transposed; its missing blur-filter buffers are rebuilt by ppimg2img itself)."""
+    return {k: (np.asarray(v).T if re.search(PADDLEGAN_STYLEGAN2_LINEARS, k) and np.ndim(v) == 2 else v)
+            for k, v in state.items()}
+
+
 class WeightsMismatchError(CheckpointError):
     """A checkpoint's keys or shapes do not fit the network."""
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from ..engine.checkpoint import CheckpointError
-from .convert import WeightsMismatchError, canonical_state, load_state_into
+from .convert import WeightsMismatchError, canonical_state, from_paddlegan_stylegan2, load_state_into
 from .reader import read_checkpoint
 
 TORCH_SUFFIXES = (".pth", ".pt", ".pkl", ".bin", ".tar")
@@ -206,6 +206,8 @@ def _load_object(obj, path, arch, key, arch_kwargs):
             arch_kwargs.setdefault(name, value)
     net = build_arch(arch, **arch_kwargs)
     where = f"{path}" + (f" [{chosen}]" if chosen else "")
+    if arch == "stylegan2" and framework == "paddle" and not stored_arch:  # PaddleGAN's release layout
+        state = from_paddlegan_stylegan2(canonical)
     if isinstance(obj, dict) and obj.get("latent_avg") is not None and "latent_avg" not in state:
         state = {**state, "latent_avg": np.asarray(obj["latent_avg"], np.float32).reshape(-1)}  # StyleGAN2's mean w
     load_state_into(net, state, framework, source=where)
