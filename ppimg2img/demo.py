@@ -169,11 +169,11 @@ class DemoModels:
             self._predictors[("stylegan2", path)] = predictor
             self.generate_models[path] = ModelChoice(path, f"{name} (StyleGAN2)", "file", path, "stylegan2")
             return
-        if hasattr(net, "nz"):
-            self.generate_models[path] = ModelChoice(path, f"{name} ({type(net).__name__})", "file", path, "gan")
-            return
         if "stylegan" in type(net).__name__.lower() and _stylegan2_class() is not None:
             self.generate_models[path] = ModelChoice(path, f"{name} (StyleGAN2)", "file", path, "stylegan2")
+            return
+        if hasattr(net, "nz"):
+            self.generate_models[path] = ModelChoice(path, f"{name} ({type(net).__name__})", "file", path, "gan")
             return
         family = family_of(*net.ppimg2img_arch)
         if family == "photo2cartoon":

@@ -296,3 +296,30 @@ def test_browser_cartoonizes_the_portrait(server, tmp_path):
     assert load_image(str(shot)).shape[1] == 1280
     if os.environ.get("PPIMG2IMG_UPDATE_SCREENSHOT") == "1":  # the README's screenshot
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_a_stylegan2_file_joins_the_generate_list_when_the_predictor_exists(tmp_path, monkeypatch):
+    """A file load_generator does not read goes to StyleGAN2Predictor (once ppimg2img has it); its
+    generate(seeds=..., truncation=...) answers /generate."""
+    import ppimg2img.predictors
+
+    calls = []
+
+    class FakeStyleGAN2Predictor:
+        def __init__(self, weights):
+            if not weights.endswith(".style"):
+                raise ValueError("not a StyleGAN2 file")
+
+        def generate(self, seeds, truncation):
+            calls.append((seeds, truncation))
+            return [np.full((8, 8, 3), s, np.uint8) for s in seeds]
+
+    style = tmp_path / "ffhq.style"
+    style.write_bytes(b"not a checkpoint ppimg2img reads")
+    with pytest.raises(OSError, match="ffhq.style: cannot read checkpoint"):  # without the class: the loader's error
+        DemoModels([str(style)])
+    monkeypatch.setattr(ppimg2img.predictors, "StyleGAN2Predictor", FakeStyleGAN2Predictor, raising=False)
+    models = DemoModels([str(style)])
+    assert models.generate_choices() == [("ffhq.style (StyleGAN2)", str(style))]
+    samples = models.generate(seed=4, count=2, truncation=0.5)
+    assert calls == [([4, 5], 0.5)] and [int(s[0, 0, 0]) for s in samples] == [4, 5]
