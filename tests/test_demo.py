@@ -231,6 +231,15 @@ def test_command_errors_before_starting_a_server(checkpoints, tmp_path, capsys):
     assert "anyone who can reach this machine" in host_warning("0.0.0.0")
 
 
+def test_without_gradio_the_command_names_the_extra(monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else find_spec(name, *a))
+    assert main([]) == 1
+    assert 'the demo needs Gradio, which is an extra: pip install -e ".[demo]"' in capsys.readouterr().err
+
+
 def test_a_file_with_both_generators_offers_both_directions(tmp_path):
     from ppimg2img.engine.checkpoint import atomic_save
 
