@@ -73,6 +73,39 @@ class GANGeneratorPredictor:
         return out
 
 
+def _is_stylegan2(source):
+    """A zoo name of the StyleGAN2 family, or a file whose generator is a StyleGAN2 one."""
+    from ..weights import zoo
+    from ..weights.load import infer_arch, select_net
+    from ..weights.reader import read_checkpoint
+
+    if not os.path.exists(source):
+        return zoo.get_entry(source).arch == "stylegan2"  # unknown names: UnknownModelError (a ValueError)
+    obj = read_checkpoint(source)
+    if isinstance(obj, dict) and isinstance(obj.get("config"), dict):  # a ppimg2img training checkpoint
+        return (obj["config"].get("model") or {}).get("name") == "StyleGAN2Model"
+    state, _ = select_net(obj, source=source)
+    try:
+        return infer_arch(state)[0] == "stylegan2"
+    except ValueError:
+        return False
+
+
+def _stylegan2(args):
+    """``ppimg2img generate`` for StyleGAN2: image i from seed ``seed + i`` (NVlabs' seeds)."""
+    from .stylegan2 import StyleGAN2Predictor
+
+    if args.label is not None:
+        raise ValueError("StyleGAN2 generators are unconditional: leave out --class")
+    predictor = StyleGAN2Predictor(model=args.model, weights=args.weights, device=args.device)
+    seeds = list(range(args.seed, args.seed + args.n))
+    images = predictor.generate(seeds, truncation=args.truncation)
+    if args.video:
+        predictor.latent_walk(args.video, seeds + seeds[:1], truncation=args.truncation)
+        print(f"latent walk through seeds {seeds[0]}..{seeds[-1]} -> {args.video}")
+    return images
+
+
 def grid(images, cols=8):
     """Tile HxWx3 images into one image, ``cols`` per row."""
     from ..engine.evaluation.generation import tile
@@ -80,11 +113,15 @@ def grid(images, cols=8):
 
 
 def generate_main(argv=None, prog="ppimg2img generate"):
-    """``ppimg2img generate --weights CKPT [--n 64] [--seed 0] [--class 3] (-o grid.png | --out-dir DIR)``."""
+    """``ppimg2img generate (--weights CKPT | --model NAME) [--n 64] [--seed 0] [--class 3] [--truncation 0.7]
+    [--video walk.mp4] (-o grid.png | --out-dir DIR)``."""
     p = argparse.ArgumentParser(prog=prog, description="Draw samples from a trained generation model "
-                                                       "(DCGAN, LSGAN, WGAN, WGAN-GP, conditional DCGAN).")
-    p.add_argument("--weights", required=True, help="checkpoint of a generation run, e.g. "
-                                                    "output/quickstart_dcgan/checkpoints/latest.pdckpt")
+                                                       "(DCGAN, LSGAN, WGAN, WGAN-GP, conditional DCGAN, StyleGAN2).")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="checkpoint of a generation run (e.g. output/quickstart_dcgan/checkpoints/"
+                                          "latest.pdckpt) or a StyleGAN2 file (rosinality .pt, PaddleGAN .pdparams)")
+    source.add_argument("--model", help="a model-zoo generator, e.g. paddlegan/stylegan2_ffhq_config_f "
+                                        "(`ppimg2img models stylegan2` lists them)")
     p.add_argument("--n", type=int, default=64, help="number of samples (64)")
     p.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples (0)")
     p.add_argument("--class", dest="label", type=int, help="conditional models: the class of every sample "
@@ -93,10 +130,18 @@ def generate_main(argv=None, prog="ppimg2img generate"):
     p.add_argument("--out-dir", help="write one PNG per sample into this folder")
     p.add_argument("--cols", type=int, default=8, help="grid columns (8)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="default: GPU when there is one")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="StyleGAN2: pull w towards the mean w (1: none; 0.7 is common)")
+    p.add_argument("--video", help="StyleGAN2: also write a latent walk through the samples' seeds (.mp4)")
     args = p.parse_args(argv)
     try:
-        predictor = GANGeneratorPredictor(args.weights, device=args.device)
-        images = predictor.generate(args.n, seed=args.seed, labels=args.label)
+        if _is_stylegan2(args.model or args.weights):
+            images = _stylegan2(args)
+        else:
+            if args.model or args.video or args.truncation != 1.0:
+                raise ValueError("--model, --video and --truncation are for StyleGAN2 generators")
+            predictor = GANGeneratorPredictor(args.weights, device=args.device)
+            images = predictor.generate(args.n, seed=args.seed, labels=args.label)
     except (OSError, ValueError, RuntimeError) as err:  # missing/corrupt/hostile file, wrong model, bad class
         print(f"error: {err}", file=sys.stderr)
         return 1
