@@ -215,7 +215,8 @@ def merge(base, update):
 
 
 def load_config(path, overrides=None, schema=None):
-    """Read a YAML config, apply overrides (list of ``key=value`` or a dict), validate it.
+    """Read a YAML config, apply overrides (list of ``key=value`` or a dict), validate it. One of
+    PaddleGAN's configs is translated first (:mod:`ppimg2img.paddlegan_config`).
 
     Raises ConfigError naming the file and the key path on any problem.
     """
@@ -232,6 +233,10 @@ def load_config(path, overrides=None, schema=None):
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (model:, dataset:, ...), got "
                           f"{type(cfg).__name__}")
+    from .paddlegan_config import detect, load_paddlegan_config
+    if schema is _config_schema() and detect(cfg):  # one of PaddleGAN's configs: translated
+        as_list = isinstance(overrides, (list, tuple))
+        return load_paddlegan_config(path, overrides if as_list else None, None if as_list else overrides)[0]
     if isinstance(overrides, (list, tuple)):
         overrides = parse_overrides(overrides)
     cfg = merge(cfg, overrides or {})
@@ -240,6 +245,11 @@ def load_config(path, overrides=None, schema=None):
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return resolved
+
+
+def _config_schema():
+    from .engine.schema import CONFIG_SCHEMA
+    return CONFIG_SCHEMA
 
 
 def save_config(cfg, path, header=None):

@@ -266,6 +266,13 @@ def _value(table, value, key, fix):
     return table[value]
 
 
+def _number(value, key, kind=int):
+    """``value`` as an int (or float); a PaddleGANConfigError naming ``key`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise _err(key, f"expected {'an integer' if kind is int else 'a number'}, got {value!r}", "Fix the value")
+    return kind(value)
+
+
 def _is_inf(v):
     return v is None or (isinstance(v, str) and v.strip().lower() in ("inf", ".inf")) or \
         (isinstance(v, float) and math.isinf(v))
@@ -826,7 +833,7 @@ def _dataset(d, split, ctx, native_model, direction):
         max_size = d.pop("max_size", None)
         out.update(_preprocess(d.pop("preprocess", []), f"{where}.preprocess", paired=False))
         out["serial_batches"] = not is_train  # PaddleGAN: random B when training, B[i % |B|] otherwise
-        out["max_dataset_size"] = None if _is_inf(max_size) else int(max_size)
+        out["max_dataset_size"] = None if _is_inf(max_size) else _number(max_size, f"{where}.max_size")
         if not _is_inf(max_size):
             ctx.note(f"{where}.max_size {max_size}: PaddleGAN's UnpairedDataset ignores it; ppimg2img uses at most "
                      f"{int(max_size)} images per domain (max_dataset_size)")
@@ -953,7 +960,7 @@ def _schedule(sched, ctx, by_epoch, total_iters=None):
         s.pop("gamma", None)
         if "learning_rate" not in s:
             raise _err("lr_scheduler.learning_rate", "missing (PaddleGAN requires it)", "Set it")
-        lr = float(s.pop("learning_rate"))
+        lr = _number(s.pop("learning_rate"), "lr_scheduler.learning_rate", float)
         s.pop("last_epoch", None)
         _unknown(s, "lr_scheduler", ["name", "learning_rate", "milestones", "gamma"], name)
         if by_epoch or any(m < total_iters for m in milestones):
@@ -970,8 +977,9 @@ def _schedule(sched, ctx, by_epoch, total_iters=None):
     for key in ("learning_rate", "start_epoch", "decay_epochs"):
         if key not in s:
             raise _err(f"lr_scheduler.{key}", "missing (PaddleGAN requires it)", "Set it")
-    lr = float(s.pop("learning_rate"))
-    out = {"policy": policy, "n_epochs": int(s.pop("start_epoch")), "n_epochs_decay": int(s.pop("decay_epochs"))}
+    lr = _number(s.pop("learning_rate"), "lr_scheduler.learning_rate", float)
+    out = {"policy": policy, "n_epochs": _number(s.pop("start_epoch"), "lr_scheduler.start_epoch"),
+           "n_epochs_decay": _number(s.pop("decay_epochs"), "lr_scheduler.decay_epochs")}
     _unknown(s, "lr_scheduler", ["name", "learning_rate", "start_epoch", "decay_epochs", "iters_per_epoch"], name)
     if not by_epoch:
         ctx.note("lr_scheduler: LinearDecay counts epochs (iterations // iters_per_epoch) in PaddleGAN too; "
@@ -1003,9 +1011,9 @@ def translate(cfg, source=None, name=None):
     train = {}
     by_epoch = "total_iters" not in cfg
     if "epochs" in cfg:
-        train["epochs"] = int(cfg.pop("epochs"))
+        train["epochs"] = _number(cfg.pop("epochs"), "epochs")
     if "total_iters" in cfg:
-        train["max_iters"] = int(cfg.pop("total_iters"))
+        train["max_iters"] = _number(cfg.pop("total_iters"), "total_iters")
     if not train:
         raise _err("epochs", "missing (PaddleGAN needs epochs or total_iters)", "Set epochs")
     native = {}

@@ -701,3 +701,16 @@ def test_load_takes_paddlegans_weight_files(tmp_path):
     with paddle.no_grad():
         got = net(paddle.to_tensor(x)).numpy()
     assert np.abs(got - np.load(os.path.join(pgdir, "cyclegan_resnet_6blocks_ngf4_netG_A_out.npy"))).max() < 1e-4
+
+
+def test_load_config_translates_paddlegan_files(tmp_path):
+    """Every command that reads a config (`ppimg2img export -c`, tools/evaluate.py...) takes PaddleGAN's too."""
+    path = tmp_path / "cyclegan_horse2zebra.yaml"
+    path.write_text(yaml.safe_dump(pg_cyclegan()))
+    cfg = load_config(str(path), ["model.generator.ngf=8", "train.max_iters=3"])
+    expected, _ = translated(pg_cyclegan(), "cyclegan_horse2zebra", {"model.generator.ngf": 8, "train.max_iters": 3})
+    assert cfg == expected
+    assert load_config(str(path), {"seed": 4})["seed"] == 4
+    path.write_text(yaml.safe_dump({**pg_cyclegan(), "epochs": "many"}))
+    with pytest.raises(ConfigError, match=r"cyclegan_horse2zebra\.yaml \(PaddleGAN format\): .*epochs"):
+        load_config(str(path))
