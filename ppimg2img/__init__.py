@@ -43,7 +43,8 @@ _PREDICTORS = ("BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredi
                "Apple2OrangePredictor", "Orange2ApplePredictor", "Summer2WinterPredictor",
                "Winter2SummerPredictor", "Photo2MonetPredictor", "Photo2VanGoghPredictor",
                "Photo2CezannePredictor", "Photo2UkiyoePredictor", "Monet2PhotoPredictor", "Sat2MapPredictor",
-               "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor", "GANGeneratorPredictor")
+               "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor", "GANGeneratorPredictor",
+               "PGGANPredictor")
 _LAZY.update({name: ("ppimg2img.predictors", name) for name in _PREDICTORS})
 
 
