@@ -26,7 +26,6 @@ The engine's loader batch (``train.batch_size``) is split into this resolution's
 make it a multiple of every minibatch of the schedule (images left over at the end of a batch,
 fewer than one minibatch, are not used).
 """
-import copy
 import math
 
 import numpy as np
@@ -142,7 +141,8 @@ class PGGANModel(BaseModel):
         self.lambda_gp, self.gp_target, self.epsilon_drift = float(lambda_gp), float(gp_target), float(epsilon_drift)
         self.g_smoothing = float(g_smoothing)
         if self.g_smoothing > 0:
-            self.nets["netG_ema"] = copy.deepcopy(G)  # the official Gs = G.clone()
+            self.nets["netG_ema"] = build_generator(g_name, **g_cfg)  # the official Gs = G.clone()
+            self.nets["netG_ema"].set_state_dict(G.state_dict())
             set_requires_grad([self.nets["netG_ema"]], False)
         if is_train:
             d_cfg = dict(discriminator)
