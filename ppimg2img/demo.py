@@ -136,6 +136,9 @@ class DemoModels:
             if entry.family in TRANSLATE_FAMILIES:
                 self.translate_models[name] = ModelChoice(name, f"{name}: {entry.direction}", "zoo", name,
                                                           entry.family)
+            elif entry.family == "stylegan2" and _stylegan2_class() is not None:
+                self.generate_models[name] = ModelChoice(name, f"{name}: {entry.direction}", "zoo", name,
+                                                         "stylegan2")
         local = [c.value for c in self.translate_models.values() if c.kind == "file"]
         self.default_translate = local[0] if local else DEFAULT_ZOO_MODEL
         self.default_generate = next(iter(self.generate_models), None)
@@ -198,11 +201,12 @@ class DemoModels:
         """A line under the model list: where the weights come from, or how to get them."""
         from .weights import zoo
 
-        choice = self.translate_models.get(value)
+        choice = self.translate_models.get(value) or self.generate_models.get(value)
         if choice is None:
             return ""
         if choice.kind == "file":
-            return f"Local checkpoint `{choice.source}` ({choice.family}, {choice.direction})."
+            detail = choice.family if choice.family in ("gan", "stylegan2") else f"{choice.family}, {choice.direction}"
+            return f"Local checkpoint `{choice.source}` ({detail})."
         if zoo.is_cached(choice.source):
             return f"`{choice.source}`: downloaded ({zoo.weights_path(choice.source)})."
         if self.download:
@@ -243,7 +247,7 @@ class DemoModels:
         if choice.family == "gan":
             return predictors.GANGeneratorPredictor(choice.source, device=self.options["device"])
         if choice.family == "stylegan2":
-            return _stylegan2_class()(weights=choice.source)
+            return _stylegan2_class()(**where, device=self.options["device"])
         predictor = create_predictor(family=choice.family, direction=choice.direction, progress=False, **where,
                                      **self.options)
         predictor.log_summary = False
@@ -412,7 +416,13 @@ def _stylegan2_class():
     """``StyleGAN2Predictor`` when this ppimg2img has it, else None."""
     from . import predictors
 
-    return getattr(predictors, "StyleGAN2Predictor", None)
+    found = getattr(predictors, "StyleGAN2Predictor", None)
+    if found is None:
+        try:
+            from .predictors.stylegan2 import StyleGAN2Predictor as found
+        except ImportError:
+            return None
+    return found
 
 
 # --- Gradio -----------------------------------------------------------------------------------
@@ -513,8 +523,9 @@ def build_app(models):
                 c_cartoon = gr.Image(type="numpy", format="png", label="Cartoon", interactive=False, height=300,
                                      elem_id="cartoonize-cartoon")
         with gr.Tab("Generate", id="generate"):
-            if not models.generate_models:
-                gr.Markdown(NO_GENERATOR)
+            if not any(c.kind == "file" for c in models.generate_models.values()):
+                gr.Markdown("No local generation checkpoint: start the demo with one, e.g. `ppimg2img demo --weights "
+                            "output/quickstart_dcgan/checkpoints/latest.pdckpt`, or download a zoo model of the list.")
             with gr.Row():
                 g_model = gr.Dropdown(models.generate_choices(), value=models.default_generate, label="Model",
                                       scale=3)
@@ -523,6 +534,7 @@ def build_app(models):
             with gr.Row():
                 g_label = gr.Number(-1, precision=0, minimum=-1, label="Class (conditional models; -1: in turn)")
                 g_trunc = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation (StyleGAN2)")
+            g_status = gr.Markdown(models.model_status(models.default_generate))
             g_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             g_gallery = gr.Gallery(label="Samples", columns=8, format="png", elem_id="generate-output")
         with gr.Tab("Video", id="video"):
@@ -535,6 +547,7 @@ def build_app(models):
             v_button = gr.Button("Translate video", variant="primary", elem_id="video-button")
 
         t_model.change(status, t_model, t_status, api_visibility="private")
+        g_model.change(status, g_model, g_status, api_visibility="private")
         t_button.click(errors(translate), [t_in, t_model, t_native], t_out, api_name="translate")
         t_batch.click(errors(translate_files), [t_files, t_model, t_native], [t_gallery, t_pngs],
                       api_name="translate_batch")

@@ -46,6 +46,9 @@ def checkpoints(tmp_path_factory):
         "generate": save_converted(build_generator("dcgan", nz=8, ngf=4, image_size=28, output_nc=1),
                                    str(folder / "dcgan_tiny.pdparams"), "dcgan",
                                    {"nz": 8, "ngf": 4, "image_size": 28, "output_nc": 1}),
+        "stylegan2": save_converted(build_generator("stylegan2", size=8, style_dim=8, n_mlp=1, channels=[4, 4]),
+                                    str(folder / "stylegan2_tiny.pdparams"), "stylegan2",
+                                    {"size": 8, "style_dim": 8, "n_mlp": 1, "channels": [4, 4]}),
     }
 
 
@@ -76,6 +79,7 @@ def server(checkpoints, tmp_path_factory):
                GRADIO_TEMP_DIR=str(folder / "gradio"), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     cmd = [sys.executable, "-m", "ppimg2img.cli", "demo", "--port", str(port), "--backend", "eager",
            "--weights", checkpoints["translate"], "--weights", checkpoints["generate"],
+           "--weights", checkpoints["stylegan2"],
            "--cartoon-weights", checkpoints["cartoon"], "--max-pixels", str(MAX_PIXELS),
            "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)]
     log_path = folder / "server.log"
@@ -198,6 +202,17 @@ def test_generate_draws_the_checkpoints_samples_for_a_seed(client, checkpoints):
     assert len(default) == 8
 
 
+def test_generate_with_a_stylegan2_file_uses_seeds_and_truncation(client, checkpoints):
+    from ppimg2img.predictors.stylegan2 import StyleGAN2Predictor
+
+    gallery = client.predict(seed=1, count=2, truncation=0.5, model=checkpoints["stylegan2"], api_name="/generate")
+    samples = [load_image(item["image"]) for item in gallery]
+    expected = StyleGAN2Predictor(weights=checkpoints["stylegan2"]).generate(seeds=[1, 2], truncation=0.5)
+    assert [s.shape for s in samples] == [(8, 8, 3)] * 2
+    for got, want in zip(samples, expected):
+        assert_images_close(got, want, what="page sample vs the predictor")
+
+
 def _write_clip(path, frames, fps):
     import imageio.v2 as imageio
 
@@ -250,7 +265,7 @@ def test_a_file_with_both_generators_offers_both_directions(tmp_path):
     models = DemoModels([both])
     local = [(label, value) for label, value in models.translate_choices() if value.startswith(both)]
     assert local == [("both.pth (A->B)", both), ("both.pth (B->A)", both + "#BtoA")]
-    assert models.default_translate == both and models.default_generate is None
+    assert models.default_translate == both
 
 
 # --- a real browser ----------------------------------------------------------------------------------
@@ -325,10 +340,11 @@ def test_a_stylegan2_file_joins_the_generate_list_when_the_predictor_exists(tmp_
 
     style = tmp_path / "ffhq.style"
     style.write_bytes(b"not a checkpoint ppimg2img reads")
-    with pytest.raises(OSError, match="ffhq.style: cannot read checkpoint"):  # without the class: the loader's error
+    with pytest.raises(OSError, match="ffhq.style: cannot read checkpoint"):  # nothing reads it: the loader's error
         DemoModels([str(style)])
     monkeypatch.setattr(ppimg2img.predictors, "StyleGAN2Predictor", FakeStyleGAN2Predictor, raising=False)
     models = DemoModels([str(style)])
-    assert models.generate_choices() == [("ffhq.style (StyleGAN2)", str(style))]
+    assert models.generate_choices()[0] == ("ffhq.style (StyleGAN2)", str(style))
+    assert models.default_generate == str(style)
     samples = models.generate(seed=4, count=2, truncation=0.5)
     assert calls == [([4, 5], 0.5)] and [int(s[0, 0, 0]) for s in samples] == [4, 5]
