@@ -199,7 +199,8 @@ class Translation:
     ``notes``: what is built differently from PaddleGAN and why; ``detected_by``: the marker keys."""
 
     def __init__(self, config, ignored, notes, detected_by, source=None):
-        self.config, self.ignored, self.notes, self.detected_by, self.source = config, ignored, notes, detected_by, source
+        self.config, self.ignored, self.notes = config, ignored, notes
+        self.detected_by, self.source = detected_by, source
 
 
 class _Ctx:
@@ -242,20 +243,11 @@ def _unknown(rest, where, known, what):
                    "native key)")
 
 
-def _take(cfg, mapping, where, what, out=None, ignore=(), ctx=None):
-    """Move ``cfg``'s keys through ``mapping`` {PaddleGAN key: native key} into ``out``; leftovers are errors."""
-    out = {} if out is None else out
-    rest = dict(cfg)
-    rest.pop("name", None)
-    for key, native in mapping.items():
-        if key in rest:
-            out[native] = rest.pop(key)
-    for key in ignore:
-        if key in rest:
-            rest.pop(key)
-            if ctx is not None:
-                ctx.ignore(f"{where}.{key}", IGNORED.get(f"{where.split('.')[-1]}.{key} ({cfg.get('name')})"))
-    _unknown(rest, where, list(mapping) + list(ignore), what)
+def _take(cfg, mapping, where, what):
+    """``cfg``'s keys through ``mapping`` {PaddleGAN key: native key} (``name`` aside); leftovers are errors."""
+    rest = {k: v for k, v in cfg.items() if k != "name"}
+    out = {native: rest.pop(key) for key, native in mapping.items() if key in rest}
+    _unknown(rest, where, list(mapping), what)
     return out
 
 
@@ -681,7 +673,8 @@ def _translate_model(model, ctx):
                        "Remove it (or set 0)")
         if "visual_iters" in params:
             params.pop("visual_iters")
-            ctx.ignore("model.params.visual_iters", "visuals follow log_config.visiual_interval (train.visual_interval)")
+            ctx.ignore("model.params.visual_iters",
+                       "visuals follow log_config.visiual_interval (train.visual_interval)")
         _unknown(params, "model.params", [*STYLEGAN2_PARAMS, "disc_start_iters", "visual_iters"], pname)
         _unknown(model, "model", ["generator", "discriminator", "gan_criterion", "num_style_feat", "params",
                                   *STYLEGAN2_KEYS], pname)
@@ -826,8 +819,9 @@ def _dataset(d, split, ctx, native_model, direction):
         root_a, phase_a = _split_root(d.pop("dataroot_a"), "A", f"{where}.dataroot_a", layout)
         root_b, phase_b = _split_root(d.pop("dataroot_b"), "B", f"{where}.dataroot_b", layout)
         if (root_a, phase_a) != (root_b, phase_b):
-            raise _err(f"{where}.dataroot_b", f"{root_b}/{phase_b}B does not sit next to {root_a}/{phase_a}A: ppimg2img "
-                                              f"reads {layout}", "Put both folders in one parent with matching names")
+            raise _err(f"{where}.dataroot_b", f"{root_b}/{phase_b}B does not sit next to {root_a}/{phase_a}A: "
+                                              f"ppimg2img reads {layout}",
+                       "Put both folders in one parent with matching names")
         out = {"name": "UnalignedDataset", "dataroot": root_a, "phase": phase_a}
         is_train = d.pop("is_train", split == "train")
         max_size = d.pop("max_size", None)
@@ -923,7 +917,8 @@ def _optimizer(opt, groups, pname, model=None):
     found = {}
     for key, o in opt.items():
         if not isinstance(o, dict) or "net_names" not in o:
-            raise _err(f"optimizer.{key}", "expected a group with name and net_names", "Write it as PaddleGAN's configs do")
+            raise _err(f"optimizer.{key}", "expected a group with name and net_names",
+                       "Write it as PaddleGAN's configs do")
         nets = sorted(o["net_names"])
         role = next((r for r, names in groups.items() if sorted(names) == nets), None)
         if role is None:

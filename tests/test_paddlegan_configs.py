@@ -88,7 +88,8 @@ def pg_pix2pix(ngf=4):
                                         "norm_type": "batch"},
                       "direction": "b2a", "pixel_criterion": {"name": "L1Loss", "loss_weight": 100},
                       "gan_criterion": {"name": "GANLoss", "gan_mode": "vanilla"}},
-            "dataset": {"train": _paired("data/facades", "train", True), "test": _paired("data/facades", "test", False)},
+            "dataset": {"train": _paired("data/facades", "train", True),
+                        "test": _paired("data/facades", "test", False)},
             "optimizer": _optim(["netG"], ["netD"])}
 
 
@@ -321,7 +322,7 @@ def test_wgan_translation_equals_configs_wgan_mnist_with_paddlegan_choices():
     assert cfg["optimizer"] == nat["optimizer"]
     assert any("DeepConvGenerator -> dcgan" in n and "different network" in n for n in tr.notes)
     check_family(cfg, {**nat, "lr_scheduler": cfg["lr_scheduler"]})
-    # with PaddleGAN's RMSProp (Paddle's rho and epsilon inside the square root) it is configs/wgan_mnist.yaml's optimiser
+    # with PaddleGAN's RMSProp (Paddle's rho, epsilon inside the square root): configs/wgan_mnist.yaml's optimiser
     rms = {"name": "RMSProp", "rho": 0.99, "epsilon": 1e-16}
     cfg, _ = translated(pg_gan(optimizer={"optimizer_G": {**rms, "net_names": ["netG"]},
                                           "optimizer_D": {**rms, "net_names": ["netD"]}}), "wgan_mnist")
