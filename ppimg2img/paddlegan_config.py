@@ -252,7 +252,11 @@ def _take(cfg, mapping, where, what):
 
 
 def _value(table, value, key, fix):
-    if value not in table:
+    try:
+        known = value in table
+    except TypeError:  # a list or mapping where a name or number belongs
+        known = False
+    if not known:
         raise _err(key, f"value {value!r} has no ppimg2img equivalent (translated values: "
                         f"{', '.join(map(str, table))})", fix)
     return table[value]
@@ -431,6 +435,9 @@ def _nlayer(d, where, ctx, generator):
                    "Remove use_sigmoid")
     out = _take(d, {"ndf": "ndf", "norm_type": "norm"}, where, "NLayerDiscriminator")
     out["norm"] = _value(NORM_TYPES, out["norm"], f"{where}.norm_type", "Use instance, batch or none")
+    if out["norm"] == "batch":
+        ctx.note(f"{where}: with BatchNorm PaddleGAN's NLayerDiscriminator has no bias on its first convolution; "
+                 f"ppimg2img's has one, as the original PatchGAN ({out.get('ndf', 64)} more parameters)")
     if n_layers == 3:
         return {"name": "basic", **out}
     return {"name": "n_layers", "n_layers": n_layers, **out}

@@ -715,3 +715,12 @@ def test_load_config_translates_paddlegan_files(tmp_path):
     path.write_text(yaml.safe_dump({**pg_cyclegan(), "epochs": "many"}))
     with pytest.raises(ConfigError, match=r"cyclegan_horse2zebra\.yaml \(PaddleGAN format\): .*epochs"):
         load_config(str(path))
+
+
+def test_a_list_where_a_name_belongs_is_a_named_error():
+    raw = pg_cyclegan()
+    raw["model"]["generator"]["n_blocks"] = [9]
+    with pytest.raises(pg.PaddleGANConfigError, match=r"model\.generator\.n_blocks: value \[9\]"):
+        pg.translate(raw)
+    tr = pg.translate(pg_pix2pix())
+    assert any("no bias on its first convolution" in n and "(4 more parameters)" in n for n in tr.notes)
