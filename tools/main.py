@@ -2,6 +2,9 @@
 
     python tools/main.py --config-file configs/quickstart_cyclegan.yaml
     python tools/main.py -c configs/cyclegan_horse2zebra.yaml -o train.batch_size=4 --resume CKPT
+    python tools/main.py -c my_paddlegan_config.yaml --dry-run    # PaddleGAN's configs are translated
+
+PaddleGAN's own configs and flags work as they are: docs/migrating-from-paddlegan.md.
 """
 import os
 import sys
