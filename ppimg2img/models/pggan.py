@@ -35,7 +35,8 @@ from ..nets import build_discriminator, build_generator
 from ..nets.pggan import downscale2d, upscale2d
 from ..utils.env import logger
 from ..utils.image_io import tensor_to_image
-from .base import BaseModel, build_optimizer, set_requires_grad
+from ..engine.checkpoint import CheckpointError
+from .base import BaseModel, set_requires_grad
 
 
 def training_schedule(images, image_size, start_resolution=4, stable_images=600000, fade_images=600000,
@@ -81,6 +82,65 @@ def wgangp_penalty(netD, reals, fakes, lambda_gp=10.0, target=1.0, size_factor=1
     grads = paddle.grad(outputs=scores.sum(), inputs=mixed, create_graph=True, retain_graph=True)[0]
     norms = paddle.sqrt(paddle.sum(grads * grads, axis=[1, 2, 3])) / float(size_factor)
     return ((norms - target) ** 2).mean() * (lambda_gp / target ** 2), norms
+
+
+class TFAdam:
+    """Adam as TensorFlow 1's ``tf.train.AdamOptimizer``, the official optimizer: one step count t
+    per optimizer, ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``, ``p -= lr_t m / (sqrt(v) + eps)``
+    (eps outside the root, unscaled). ``reset()`` is the official ``reset_optimizer_state``: zero
+    moments, t = 0. Parameters without a gradient are left alone (TensorFlow gives the layers of
+    the other levels of detail zero gradients; their moments are zero after each reset, so their
+    update is zero too). The state is plain arrays keyed by parameter position, so a checkpoint
+    resumes in any process."""
+
+    def __init__(self, parameters, lr=0.001, beta1=0.0, beta2=0.99, epsilon=1e-8):
+        self._parameter_list = list(parameters)
+        self.lr, self.beta1, self.beta2, self.epsilon = float(lr), float(beta1), float(beta2), float(epsilon)
+        self.reset()
+
+    def reset(self):
+        self.t = 0
+        self.m, self.v = {}, {}
+
+    def get_lr(self):
+        return self.lr
+
+    def set_lr(self, lr):
+        self.lr = float(lr)
+
+    def clear_grad(self, set_to_zero=False):
+        for p in self._parameter_list:
+            p.clear_gradient(set_to_zero)
+
+    @paddle.no_grad()
+    def step(self):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = self.lr * math.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        for i, p in enumerate(self._parameter_list):
+            g = p.grad
+            if g is None:
+                continue
+            m = (1.0 - b1) * g if i not in self.m else b1 * self.m[i] + (1.0 - b1) * g
+            v = (1.0 - b2) * g * g if i not in self.v else b2 * self.v[i] + (1.0 - b2) * g * g
+            self.m[i], self.v[i] = m, v
+            p.set_value(p - lr_t * m / (paddle.sqrt(v) + self.epsilon))
+
+    def state_dict(self):
+        return {"t": self.t, "lr": self.lr, "m": {f"@{i}": m.numpy() for i, m in self.m.items()},
+                "v": {f"@{i}": v.numpy() for i, v in self.v.items()}}
+
+    def set_state_dict(self, state, source=""):
+        n = len(self._parameter_list)
+        for kind in ("m", "v"):
+            bad = [k for k in state.get(kind, {}) if not (k.startswith("@") and k[1:].isdigit() and int(k[1:]) < n)]
+            if bad or "t" not in state:
+                raise CheckpointError(f"{source}: the optimizer state does not fit PGGANModel's Adam "
+                                      f"({'no step count' if 't' not in state else f'unknown entries {bad[:3]}'}): "
+                                      f"the checkpoint belongs to another model or network size")
+        self.t, self.lr = int(state["t"]), float(state.get("lr", self.lr))
+        self.m = {int(k[1:]): paddle.to_tensor(np.asarray(a, np.float32)) for k, a in state.get("m", {}).items()}
+        self.v = {int(k[1:]): paddle.to_tensor(np.asarray(a, np.float32)) for k, a in state.get("v", {}).items()}
 
 
 class PGGANModel(BaseModel):
@@ -168,18 +228,19 @@ class PGGANModel(BaseModel):
             net.set_lod(lod)
 
     def setup_training(self, optimizer_cfg, scheduler_cfg):
-        """Adam per net (constant lr per resolution, as the official; ``lr_scheduler`` is not used)."""
+        """Adam per net (TFAdam; optimizer.beta1, beta2, eps; the official (0, 0.99, 1e-8)) with a
+        constant lr per resolution, as the official; ``lr_scheduler`` is not used."""
         cfg = dict(optimizer_cfg)
         self.base_lr = float(cfg.pop("lr"))
-        self.optimizer_cfg = cfg
+        if cfg.get("name", "adam") != "adam" or cfg.get("weight_decay"):
+            raise ValueError("PGGANModel trains with Adam without weight decay (the official optimizer): set "
+                             "optimizer.name: adam and leave weight_decay out")
+        self.optimizer_cfg = {"beta1": cfg.get("beta1", 0.0), "beta2": cfg.get("beta2", 0.99),
+                              "epsilon": cfg.get("eps", 1e-8)}
         self.schedulers = {}
         self.sched = self.schedule()
-        self._build_optimizers(self.sched["lr"])
-
-    def _build_optimizers(self, lr):
-        """Fresh optimizers (zero moments): the official ``reset_optimizer_state``."""
         for name, net in (("G", self.nets["netG"]), ("D", self.nets["netD"])):
-            self.optimizers[name] = build_optimizer(net.parameters(), lr, **self.optimizer_cfg)
+            self.optimizers[name] = TFAdam(net.parameters(), self.sched["lr"], **self.optimizer_cfg)
 
     def update_learning_rate(self, metric=None):
         pass  # per resolution, set by the schedule
@@ -197,7 +258,8 @@ class PGGANModel(BaseModel):
         prev = self.sched
         if self.reset_opt and (prev is None or math.floor(prev["lod"]) != math.floor(sched["lod"])
                                or math.ceil(prev["lod"]) != math.ceil(sched["lod"])):
-            self._build_optimizers(sched["lr"])
+            for opt in self.optimizers.values():
+                opt.reset()
         if prev is None or prev["resolution"] != sched["resolution"] or (prev["alpha"] < 1) != (sched["alpha"] < 1):
             logger.info("PGGAN: %d images shown: %s at %dx%d, minibatch %d", self.cur_nimg,
                         "fading in" if sched["alpha"] < 1 else "stable", sched["resolution"], sched["resolution"],
@@ -293,6 +355,20 @@ class PGGANModel(BaseModel):
         for opt in self.optimizers.values():
             opt.set_lr(self.sched["lr"])
         self._apply_lod(self.sched["lod"])
+
+    def state_dict(self):
+        return {"nets": {k: v.state_dict() for k, v in self.nets.items()},
+                "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+                "schedulers": {}, "extra": self.extra_state()}
+
+    def set_state_dict(self, state, source=""):
+        self.load_nets(state["nets"], source=source, strict=True)
+        missing = [k for k in self.optimizers if k not in state.get("optimizers", {})]
+        if missing:
+            raise CheckpointError(f"{source}: no state for optimizers {missing} in the checkpoint")
+        for k, opt in self.optimizers.items():
+            opt.set_state_dict(state["optimizers"][k], source)
+        self.set_extra_state(state.get("extra", {}))
 
     # ------------------------------------------------------------------ sampling
     def sampler(self):
