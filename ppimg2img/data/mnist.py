@@ -220,6 +220,9 @@ class MNISTDataset(LabelledArrayDataset):
     "skipped": ""}``.
     """
 
+    #: grey images (``channels: 3`` repeats them): the digit classifier's metrics apply
+    grey_source = True
+
     def __init__(self, dataroot, phase="train", image_size=None, channels=1, max_dataset_size=None, seed=0,
                  flip=False):
         super().__init__(phase, image_size, channels, max_dataset_size, seed, flip)

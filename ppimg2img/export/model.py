@@ -170,7 +170,7 @@ def _fetch_names(graph_file):
 
 
 def export_model(source, output_dir, config=None, onnx=False, image_size=None, nets=None, opset=None,
-                 overrides=None):
+                 overrides=None, truncation=1.0):
     """Export the generators of a trained model into ``output_dir``.
 
     ``output_dir``: the folder (None: ``output/<run name>/export``).
@@ -180,7 +180,8 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     file holds). ``image_size``: fix height and width (default: dynamic, except the full U-GAT-IT
     and photo2cartoon generators, which only take their ``img_size``). ``onnx``: also write ONNX
     (needs paddle2onnx; ``opset``: its lowest opset). ``overrides``: ``["model.generator.ngf=8", ...]``
-    applied to ``config``, as ``tools/main.py -o``. Returns ``{generator name: [written files]}``; ``export.json`` and
+    applied to ``config``, as ``tools/main.py -o``. ``truncation`` (StyleGAN2): baked into the exported
+    sampler with its centre (1: none). Returns ``{generator name: [written files]}``; ``export.json`` and
     README.md are written last.
     """
     import paddle
@@ -204,7 +205,10 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
         if image_size is not None:
             raise ExportArgumentError(f"--image-size: a generation model makes {model.nets['netG'].image_size}x"
                                       f"{model.nets['netG'].image_size} images from noise; leave it out")
-        return _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset)
+        return _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset,
+                               truncation)
+    if truncation != 1.0:
+        raise ExportArgumentError("--truncation is for StyleGAN2 generators; leave it out")
     size, multiple = _image_size(g_cfg, image_size)
 
     os.makedirs(output_dir, exist_ok=True)
@@ -247,17 +251,25 @@ def export_model(source, output_dir, config=None, onnx=False, image_size=None, n
     return written
 
 
-def _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset):
-    """A generation model's generator: inputs z (and labels), output the image (export_sampler)."""
+def _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, config, onnx, opset, truncation=1.0):
+    """A generation model's generator: inputs z (and labels), output the image (export_sampler).
+    StyleGAN2: the EMA generator (``model.sample_net``) with its stored noise, unfused modulated
+    convolutions (any batch size) and ``truncation`` baked in."""
     import paddle
 
     from .. import __version__
+    from ..nets.stylegan2 import StyleGAN2Generator, TruncatedSampler, set_fused
     from .paddle_graph import export_sampler
 
-    G = model.nets["netG"]
+    G = model.nets[getattr(model, "sample_net", "netG")]
+    net = G
+    if isinstance(G, StyleGAN2Generator):
+        net = TruncatedSampler(set_fused(G, False), truncation)
+    elif truncation != 1.0:
+        raise ExportArgumentError("--truncation is for StyleGAN2 generators; leave it out")
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, "netG")
-    export_sampler(G, prefix)
+    export_sampler(net, prefix)
     files = list(model_files(prefix))
     inputs = {"z": {"shape": [-1, G.nz], "dtype": "float32", "meaning": "noise z ~ N(0, I)"}}
     if G.n_classes:
@@ -277,6 +289,7 @@ def _export_sampler(model, model_name, run_name, g_cfg, output_dir, source, conf
     logger.info("exported netG (z -> image) -> %s", ", ".join(files))
     manifest = {"format": "ppimg2img-export", "version": 1, "name": run_name, "model": model_name,
                 "generator": g_cfg, "generators": {"netG": entry}, "dtype": "float32", "value_range": [-1, 1],
+                **({"truncation": truncation, "noise": "const"} if net is not G else {}),
                 "dynamic": ["batch"], "source": os.path.abspath(source),
                 "config": os.path.abspath(config) if config else None, "ppimg2img": __version__,
                 "paddle": paddle.__version__,
@@ -408,6 +421,8 @@ def add_export_arguments(parser):
                              "generators always take their img_size)")
     parser.add_argument("--nets", nargs="+", metavar="NAME",
                         help="generators to export (default: all, for example netG_A and netG_B)")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="T",
+                        help="StyleGAN2: bake truncation T (0.7 is common) into the exported sampler (default 1: none)")
     return parser
 
 
@@ -422,7 +437,7 @@ def run_export(args):
     try:
         written = export_model(args.load, args.output_dir, config=args.config_file, onnx=args.onnx,
                                image_size=args.image_size, nets=args.nets, opset=args.opset,
-                               overrides=args.opt)
+                               overrides=args.opt, truncation=args.truncation)
     except (ConfigError, ExportArgumentError) as err:
         print(f"error: {_first_line(err)}", file=sys.stderr)
         return 2

@@ -7,7 +7,8 @@ params_file)`` call; its output needs three repairs, made here before the file i
 
 * ``LeakyRelu`` alpha: Paddle 3.3 stores ``negative_slope`` as a double (Paddle PR #75547),
   paddle2onnx 2.1 reads it as a float and writes a garbage alpha (6e28 for 0.2, so U-Nets give
-  NaN); it is set from the Paddle graph.
+  NaN); it is set from the Paddle graph. The same for constant ``Pad`` values (pad3d's
+  ``pad_value``: uninitialised bytes, so StyleGAN2's zero-insertion padding was garbage).
 * output shape: the graph output is declared ``[batch, C, 0, 0]``; batch and spatial sizes
   become the input's (every ppimg2img generator keeps the image size).
 * unused constants (paddle2onnx leaves some behind) are dropped, so onnxruntime does not warn
@@ -60,6 +61,43 @@ def _leaky_relu_slopes(graph_file):
     return slopes
 
 
+def _constant_pad_values(graph_file):
+    """``pad_value`` of each constant-mode pad3d of a PIR .json graph, in program order."""
+    with open(graph_file, encoding="utf-8") as f:
+        program = json.load(f)
+    values = []
+    for op in _walk_ops(program):
+        if op["#"].split(".", 1)[-1] in ("pad3d", "pad3d_"):
+            attrs = {a.get("N"): a.get("AT", {}).get("D") for a in op["A"] if isinstance(a, dict)}
+            if attrs.get("mode", "constant") == "constant":
+                values.append(float(attrs.get("pad_value", 0.0)))
+    return values
+
+
+def _repair_pad_values(model, graph_file):
+    """Constant ``Pad`` values: Paddle 3.3 stores pad3d's ``pad_value`` as a double too, and paddle2onnx
+    2.1 writes uninitialised bytes (the padding is garbage, different on every run); set from the graph."""
+    import onnx.numpy_helper as nph
+
+    pads = [n for n in model.graph.node if n.op_type == "Pad" and len(n.input) > 2 and n.input[2]
+            and any(a.name == "mode" and a.s in (b"constant", "constant") for a in n.attribute)]
+    if not pads:
+        return
+    values = _constant_pad_values(graph_file)
+    if len(values) != len(pads):
+        raise ExportError(f"{graph_file}: {len(values)} constant pad3d ops in the Paddle graph but {len(pads)} "
+                          f"constant Pad nodes in the ONNX graph; cannot restore their values")
+    producers = {o: n for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    for pad, value in zip(pads, values):
+        const = producers.get(pad.input[2])
+        if const is None:
+            raise ExportError(f"{graph_file}: an ONNX Pad value that is not a constant ({pad.input[2]})")
+        for attr in const.attribute:
+            if attr.name == "value":
+                old = nph.to_array(attr.t)
+                attr.t.CopyFrom(nph.from_array(np.full(old.shape, value, dtype=old.dtype), attr.t.name))
+
+
 def _set_dim(dim, value):
     if isinstance(value, str):
         dim.dim_param = value
@@ -81,6 +119,7 @@ def _repair(model, graph_file):
             for attr in node.attribute:
                 if attr.name == "alpha":
                     attr.f = slope
+    _repair_pad_values(model, graph_file)
     # inputs: x [N, C, H, W] (translation), or z [N, nz] and labels [N] (generation); the
     # output has the batch of the inputs, and an image input's size
     initializers = {i.name for i in model.graph.initializer}

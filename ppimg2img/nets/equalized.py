@@ -31,7 +31,10 @@ def fused_leaky_relu(x, bias=None, negative_slope=0.2, scale=math.sqrt(2.0)):
     per channel (axis 1)."""
     if bias is not None:
         x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
-    return F.leaky_relu(x, negative_slope) * scale
+    # the gain as a tensor product, not Paddle's scale op: a scale before the next layer's matmul gets
+    # fused into it by Paddle Inference's oneDNN passes, whose later activation fusion then crashes
+    # (scale_matmul_fuse_pass + matmul_activation_fuse_pass, Paddle 3.3)
+    return F.leaky_relu(x, negative_slope) * paddle.full([1], scale, dtype=x.dtype)
 
 
 class FusedLeakyReLU(nn.Layer):
@@ -97,7 +100,9 @@ class EqualLinear(nn.Layer):
         self.lr_mul = lr_mul
 
     def forward(self, x):
-        out = paddle.matmul(x, self.weight * self.scale, transpose_y=True)
+        # an explicit transpose: matmul(transpose_y=True) followed by leaky_relu crashes Paddle Inference's
+        # oneDNN fusion pass (matmul_activation_fuse_pass, Paddle 3.3)
+        out = paddle.matmul(x, (self.weight * self.scale).t())
         bias = None if self.bias is None else self.bias * self.lr_mul
         if self.activation:
             return fused_leaky_relu(out, bias)

@@ -68,12 +68,11 @@ def make_kernel(k):
 
 
 def zero_insert(x, up):
-    """[N, C, H, W] -> [N, C, up H, up W] with x at (up i, up j) and zeros elsewhere: a broadcast
-    product with a 0/1 pattern (twice differentiable, unlike a concat with constant zeros)."""
+    """[N, C, H, W] -> [N, C, up H, up W] with x at (up i, up j) and zeros elsewhere: constant padding
+    of two unit axes (twice differentiable, unlike a concat with constant zeros; exports to ONNX)."""
     _, c, h, w = x.shape
-    pattern = np.zeros((1, 1, up, 1, up), np.float32)
-    pattern[0, 0, 0, 0, 0] = 1.0
-    out = x.reshape([-1, h, 1, w, 1]) * paddle.to_tensor(pattern, dtype=x.dtype)
+    out = x.reshape([-1, h, 1, w, 1])  # as NCDHW: pad "D" and "W" (the two unit axes) after the sample
+    out = F.pad(out, [0, up - 1, 0, 0, 0, up - 1], data_format="NCDHW")
     return out.reshape([-1, c, h * up, w * up])
 
 
@@ -168,12 +167,18 @@ class ModulatedConv2d(nn.Layer):
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1)
         #: set by :func:`set_second_order`: upsample without conv2d_transpose (see _zero_insert_conv)
         self.second_order = False
+        #: one grouped convolution per sample (rosinality's default); False: modulate the input and
+        #: demodulate the output around one shared convolution (its ``fused=False``; any batch size in
+        #: an exported graph). The same numbers within float32 rounding.
+        self.fused = True
 
     def extra_repr(self):
         return (f"{self.in_channel}, {self.out_channel}, {self.kernel_size}, upsample={self.upsample}, "
                 f"downsample={self.downsample}, demodulate={self.demodulate}")
 
     def forward(self, x, style):
+        if not self.fused:
+            return self._forward_unfused(x, style)
         batch = x.shape[0]
         _, cin, h, w = x.shape
         k, cout = self.kernel_size, self.out_channel
@@ -201,6 +206,28 @@ class ModulatedConv2d(nn.Layer):
         return out.reshape([batch, cout, out.shape[2], out.shape[3]])
 
 
+    def _forward_unfused(self, x, style):
+        """rosinality's ``fused=False`` path: conv(x * s) * d, d = 1/sqrt(sum (w s)^2 + 1e-8)."""
+        weight = self.scale * self.weight.squeeze(0)  # [out, in, k, k]
+        style = self.modulation(style)  # [N, in]
+        x = x * style.unsqueeze([2, 3])
+        if self.upsample:
+            if self.second_order:
+                out = _zero_insert_conv(x, weight, 1)
+            else:
+                out = F.conv2d_transpose(x, weight.transpose([1, 0, 2, 3]), stride=2, padding=0)
+            out = self.blur(out)
+        elif self.downsample:
+            out = F.conv2d(self.blur(x), weight, stride=2, padding=0)
+        else:
+            out = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            w = weight.unsqueeze(0) * style.unsqueeze([1, 3, 4])  # [N, out, in, k, k]
+            demod = paddle.rsqrt((w * w).sum(axis=[2, 3, 4]) + 1e-8)
+            out = out * demod.unsqueeze([2, 3])
+        return out
+
+
 class NoiseInjection(nn.Layer):
     """x + strength * noise (StyleGAN sec. 2, "B"); the per-layer strength starts at 0."""
 
@@ -226,7 +253,8 @@ class ConstantInput(nn.Layer):
                                            default_initializer=nn.initializer.Normal(0.0, 1.0))
 
     def forward(self, latent):
-        return paddle.tile(self.input, [latent.shape[0], 1, 1, 1])
+        # a broadcast against the batch (not tile with a Python batch size: any batch in an exported graph)
+        return self.input * paddle.ones_like(latent[:, :1, :1]).unsqueeze(-1)
 
 
 class StyledConv(nn.Layer):
@@ -261,12 +289,41 @@ class ToRGB(nn.Layer):
         return out
 
 
-def set_second_order(net, on=True):
-    """Make every upsampling modulated conv of ``net`` differentiable twice (path-length
-    regularisation): same numbers within float32 rounding, about 4x the multiply-adds there."""
+def set_fused(net, on=True):
+    """Choose the modulated convolutions' path (``ModulatedConv2d.fused``); returns ``net``."""
     for layer in net.sublayers(include_self=True):
         if isinstance(layer, ModulatedConv2d):
-            layer.second_order = bool(on)
+            layer.fused = bool(on)
+    return net
+
+
+class TruncatedSampler(nn.Layer):
+    """z -> G(z, truncation) with the stored noise: what ``ppimg2img export`` saves (truncation and its
+    centre baked in as constants)."""
+
+    def __init__(self, generator, truncation=1.0):
+        super().__init__()
+        self.generator, self.truncation = generator, float(truncation)
+        self.nz, self.n_classes, self.output_nc, self.image_size = (generator.nz, 0, generator.output_nc,
+                                                                    generator.image_size)
+        center = generator.truncation_center() if self.truncation < 1 else paddle.zeros([1, generator.style_dim])
+        self.register_buffer("center", center.detach().clone())
+
+    def forward(self, z):
+        return self.generator(z, truncation=self.truncation, truncation_latent=self.center, noise_mode="const")
+
+
+def set_second_order(net, on=True):
+    """Make every modulated conv of ``net`` differentiable twice (path-length regularisation): the
+    upsampling ones without conv2d_transpose (no second derivative in Paddle's CPU kernels, about 4x
+    the multiply-adds there), and all unfused (style on the input, not in the filter): Paddle 3.3's
+    conv2d second derivative drops the filter gradient's dependence on the incoming gradient when
+    the input's gradient is not also taken, which loses the style's share of the penalty's
+    gradient (tests/test_stylegan2.py checks it against finite differences). The same forward
+    numbers within float32 rounding; ``on=False`` restores the fused default."""
+    for layer in net.sublayers(include_self=True):
+        if isinstance(layer, ModulatedConv2d):
+            layer.second_order, layer.fused = bool(on), not on
     return net
 
 
@@ -348,7 +405,7 @@ class StyleGAN2Generator(nn.Layer):
         ``noise_mode``: 'const' (the stored noise buffers: reproducible, rosinality's
         ``randomize_noise=False``), 'random' (fresh noise) or 'none'; ``noise`` (a list) overrides it.
         ``truncation`` < 1: w -> c + t (w - c), c = ``truncation_latent`` or :meth:`truncation_center`."""
-        if isinstance(styles, paddle.Tensor):
+        if not isinstance(styles, (list, tuple)):
             styles = [styles]
         if not input_is_latent:
             styles = [self.style(s) for s in styles]

@@ -87,7 +87,9 @@ def _dataset_arrays(ds):
 
 
 def _is_grey_ten_class(ds):
-    return getattr(ds, "num_classes", 0) == 10 and getattr(ds, "channels", 3) == 1
+    """Grey 10-class data, also when served as RGB for an RGB network (``channels: 3`` repeats the grey)."""
+    grey = getattr(ds, "channels", 3) == 1 or getattr(ds, "grey_source", False)
+    return getattr(ds, "num_classes", 0) == 10 and grey
 
 
 def evaluate_generation(trainer, tag="latest", progress=True):
