@@ -89,14 +89,12 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     if up > 1:
         out = zero_insert(out, up)
         h, w = h * up, w * up
-    if max(px0, px1, py0, py1) > 0:
-        out = F.pad(out, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     if min(px0, px1, py0, py1) < 0:
-        hh, ww = out.shape[2], out.shape[3]
-        out = out[:, :, max(-py0, 0):hh - max(-py1, 0), max(-px0, 0):ww - max(-px1, 0)]
+        out = out[:, :, max(-py0, 0):h - max(-py1, 0), max(-px0, 0):w - max(-px1, 0)]
     kernel = paddle.to_tensor(kernel) if not isinstance(kernel, paddle.Tensor) else kernel
     weight = paddle.flip(kernel.astype(out.dtype), [0, 1]).reshape([1, 1] + list(kernel.shape))
-    out = F.conv2d(out, weight, stride=down)
+    # the (positive) zero padding inside the convolution: [top, bottom, left, right]
+    out = F.conv2d(out, weight, stride=down, padding=[max(py0, 0), max(py1, 0), max(px0, 0), max(px1, 0)])
     return out.reshape([-1, c, out.shape[2], out.shape[3]])
 
 
@@ -320,10 +318,16 @@ def set_second_order(net, on=True):
     conv2d second derivative drops the filter gradient's dependence on the incoming gradient when
     the input's gradient is not also taken, which loses the style's share of the penalty's
     gradient (tests/test_stylegan2.py checks it against finite differences). The same forward
-    numbers within float32 rounding; ``on=False`` restores the fused default."""
+    numbers within float32 rounding; ``on=False`` restores each layer's fused setting."""
     for layer in net.sublayers(include_self=True):
         if isinstance(layer, ModulatedConv2d):
-            layer.second_order, layer.fused = bool(on), not on
+            if on and not layer.second_order:
+                layer.fused_before = layer.fused
+            elif not on and layer.second_order:
+                layer.fused = layer.fused_before
+            layer.second_order = bool(on)
+            if on:
+                layer.fused = False
     return net
 
 
