@@ -44,7 +44,7 @@ _PREDICTORS = ("BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredi
                "Winter2SummerPredictor", "Photo2MonetPredictor", "Photo2VanGoghPredictor",
                "Photo2CezannePredictor", "Photo2UkiyoePredictor", "Monet2PhotoPredictor", "Sat2MapPredictor",
                "Map2SatPredictor", "Edges2ShoesPredictor", "Day2NightPredictor", "GANGeneratorPredictor",
-               "PGGANPredictor")
+               "PGGANPredictor", "StyleGAN2Predictor")
 _LAZY.update({name: ("ppimg2img.predictors", name) for name in _PREDICTORS})
 
 

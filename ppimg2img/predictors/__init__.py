@@ -7,6 +7,7 @@ or PIL images and returns RGB uint8 arrays the size of the inputs; see :class:`B
 from .base import BasePredictor, RunSummary
 from .generation import GANGeneratorPredictor
 from .pggan import PGGANPredictor
+from .stylegan2 import StyleGAN2Predictor
 from .photo2cartoon import Photo2CartoonPredictor
 from .translation import (Apple2OrangePredictor, ColorizationPredictor, CycleGANPredictor, Day2NightPredictor,
                           Edges2ShoesPredictor, Horse2ZebraPredictor, Map2SatPredictor, Monet2PhotoPredictor,
@@ -19,4 +20,5 @@ __all__ = ["BasePredictor", "RunSummary", "CycleGANPredictor", "Pix2PixPredictor
            "Apple2OrangePredictor", "Orange2ApplePredictor", "Summer2WinterPredictor", "Winter2SummerPredictor",
            "Photo2MonetPredictor", "Photo2VanGoghPredictor", "Photo2CezannePredictor", "Photo2UkiyoePredictor",
            "Monet2PhotoPredictor", "Sat2MapPredictor", "Map2SatPredictor", "Edges2ShoesPredictor",
-           "Day2NightPredictor", "GANGeneratorPredictor", "PGGANPredictor"]
+           "Day2NightPredictor", "GANGeneratorPredictor", "PGGANPredictor",
+           "StyleGAN2Predictor"]
