@@ -56,7 +56,11 @@ def check_options(net, args):
     actual = {"size": net.size, "style_dim": net.style_dim, "n_mlp": net.n_mlp}
     bad = [f"--{k} {v} (the file has {actual[k]})" for k, v in given.items() if v is not None and v != actual[k]]
     widths = [net.channels[2 ** i] for i in range(2, net.log_size + 1)]
-    if args.channel_multiplier is not None and widths != reference_channels(net.size, args.channel_multiplier):
+    reference = {cm: reference_channels(net.size, cm) for cm in (1, 2)}
+    # a file at the reference's widths must be the multiplier asked for; narrower files (reduced widths)
+    # have no multiplier to contradict
+    if (args.channel_multiplier is not None and widths in reference.values()
+            and widths != reference.get(args.channel_multiplier)):
         bad.append(f"--channel_multiplier {args.channel_multiplier} (the file's widths are {widths})")
     if bad:
         raise ValueError("the weights do not match " + ", ".join(bad) + ": leave these flags out (they are read "

@@ -29,8 +29,11 @@ def _constant_parameter(layer, shape, value):
 def fused_leaky_relu(x, bias=None, negative_slope=0.2, scale=math.sqrt(2.0)):
     """leaky_relu(x + bias, 0.2) * sqrt(2) (rosinality ``op/fused_act.py``, its CPU path); ``bias`` is
     per channel (axis 1)."""
-    if bias is not None:  # expanded first: Paddle's CPU add is several times slower broadcasting over the batch
-        x = x + paddle.expand_as(bias.reshape([1, -1] + [1] * (x.ndim - 2)), x)
+    if bias is not None:
+        bias = bias.reshape([1, -1] + [1] * (x.ndim - 2))
+        # expanded first when training (Paddle's eager CPU add is several times slower broadcasting over
+        # the batch); a plain broadcast in exported graphs (an expand to the batch size does not export to ONNX)
+        x = x + (paddle.expand_as(bias, x) if paddle.in_dynamic_mode() else bias)
     # the gain as a tensor product, not Paddle's scale op: a scale before the next layer's matmul gets
     # fused into it by Paddle Inference's oneDNN passes, whose later activation fusion then crashes
     # (scale_matmul_fuse_pass + matmul_activation_fuse_pass, Paddle 3.3)

@@ -37,6 +37,7 @@ class StyleGAN2Predictor:
     """
 
     def __init__(self, model=None, weights=None, device=None, noise_mode="const", batch_size=4):
+        from ..engine.checkpoint import CheckpointError
         from ..nets.stylegan2 import NOISE_MODES, StyleGAN2Generator
         from ..utils.env import set_device
         from ..weights import load_generator
@@ -49,7 +50,10 @@ class StyleGAN2Predictor:
         if weights is not None and not os.path.isfile(source):
             raise FileNotFoundError(f"weights file not found: {source}")
         set_device(device)
-        self.net = load_generator(source)
+        try:
+            self.net = load_generator(source)
+        except CheckpointError as err:  # e.g. a discriminator's or another family's file
+            raise ValueError(f"{source}: not a StyleGAN2 generator file ({err})") from err
         if not isinstance(self.net, StyleGAN2Generator):
             raise ValueError(f"{source}: holds a {type(self.net).__name__}, not a StyleGAN2 generator")
         self.noise_mode, self.batch_size = noise_mode, int(batch_size)
