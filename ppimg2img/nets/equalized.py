@@ -128,7 +128,8 @@ def minibatch_stddev(x, group_size=4, n_features=1):
         raise ValueError(f"minibatch stddev: the batch ({n}) must be a multiple of the group size ({group}); "
                          f"use a batch size divisible by {group_size}")
     y = x.reshape([group, -1, n_features, c // n_features, h, w])
-    y = paddle.sqrt(paddle.var(y, axis=0, unbiased=False) + 1e-8)  # [N/G, F, C/F, H, W]
+    y = y - y.mean(axis=0, keepdim=True)  # the biased variance over the group (paddle.var logs a dtype warning)
+    y = paddle.sqrt((y * y).mean(axis=0) + 1e-8)  # [N/G, F, C/F, H, W]
     y = y.mean(axis=[2, 3, 4], keepdim=True).squeeze(2)  # [N/G, F, 1, 1]
     y = paddle.tile(y, [group, 1, h, w])
     return paddle.concat([x, y], axis=1)

@@ -87,7 +87,7 @@ def _is_stylegan2(source):
     state, _ = select_net(obj, source=source)
     try:
         return infer_arch(state)[0] == "stylegan2"
-    except ValueError:
+    except (ValueError, RuntimeError):  # not a known generator: the generic loader says so, naming the file
         return False
 
 

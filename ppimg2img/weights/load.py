@@ -196,7 +196,10 @@ def _load_object(obj, path, arch, key, arch_kwargs):
     state, chosen = select_net(obj, key, source=path)
     canonical, _ = canonical_state(state, framework)
     if arch is None:
-        arch, inferred = (stored_arch, dict(stored_kwargs)) if stored_arch else infer_arch(canonical)
+        try:
+            arch, inferred = (stored_arch, dict(stored_kwargs)) if stored_arch else infer_arch(canonical)
+        except CheckpointError as err:
+            raise CheckpointError(f"{path}: {err} (is it a generator's weights?)") from None
         inferred.update(arch_kwargs)
         arch_kwargs = inferred
     else:
