@@ -8,6 +8,7 @@ The generator is tests/data/stylegan2/paddlegan_s64_cm1.pdparams: PaddleGAN's St
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -386,3 +387,41 @@ def test_export_onnx_matches_eager(exported):
         onnx_out = session.run(None, {"z": z[:n]})[0]
         print(f"batch {n}: max |onnx - eager| {np.abs(onnx_out - eager[:n]).max():.2e}")
         np.testing.assert_allclose(onnx_out, eager[:n], atol=1e-4, rtol=0)
+
+
+# --- the model zoo: a StyleGAN2 release downloaded from 127.0.0.1, converted and cached ------------
+@pytest.mark.parametrize("name, served, fixture", [
+    ("paddlegan/stylegan2_ffhq_config_f", "stylegan2-ffhq-config-f.pdparams", "paddlegan_s64_cm1"),
+    ("rosinality/stylegan2_ffhq_config_f", "stylegan2-ffhq-config-f.pt", "rosinality_s64_cm2"),
+])
+def test_zoo_release_downloads_converts_and_reproduces(name, served, fixture, tmp_path, monkeypatch):
+    """A zoo entry pointed at a publisher-written fixture served over HTTP: the first predictor
+    downloads and converts it (PaddleGAN's [in, out] linears transposed; rosinality's g_ema and
+    latent_avg), the second reads the converted cache; both give the publisher's stored outputs."""
+    import dataclasses
+
+    from http_fixture import serve_folder
+    from ppimg2img.predictors.stylegan2 import StyleGAN2Predictor
+    from ppimg2img.weights import load_generator, zoo
+
+    monkeypatch.setenv("PPIMG2IMG_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "served"
+    root.mkdir()
+    ext = os.path.splitext(served)[1]
+    shutil.copy(os.path.join(DATA, "stylegan2", fixture + ext), root / served)
+    io = np.load(os.path.join(DATA, "stylegan2", fixture + "_io.npz"))
+    with serve_folder(root) as server:
+        # the entry describes the served file, as the real entries describe the real releases
+        described = load_generator(os.path.join(DATA, "stylegan2", fixture + ext)).ppimg2img_arch[1]
+        entry = dataclasses.replace(zoo.MODEL_ZOO[name], url=server.url + "/" + served, arch_kwargs=described)
+        monkeypatch.setitem(zoo.MODEL_ZOO, name, entry)
+        outputs = []
+        for _ in range(2):
+            G = StyleGAN2Predictor(model=name, device="cpu").net
+            with paddle.no_grad():
+                outputs.append(G(paddle.to_tensor(io["z"])).numpy())
+        assert len(server.log) == 1  # downloaded once; the second load reads the converted cache
+    assert os.path.isfile(zoo.converted_path(name))
+    for out in outputs:
+        assert np.abs(out - io["out_const"]).max() <= 1e-4
+    assert G.has_latent_avg() == (name.startswith("rosinality"))  # convert_weight.py files store latent_avg

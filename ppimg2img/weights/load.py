@@ -202,6 +202,8 @@ def _load_object(obj, path, arch, key, arch_kwargs):
             raise CheckpointError(f"{path}: {err} (is it a generator's weights?)") from None
         inferred.update(arch_kwargs)
         arch_kwargs = inferred
+    elif arch == "stylegan2" and not stored_arch:  # every dimension from the file's shapes; given options win
+        arch_kwargs = {**infer_stylegan2(canonical), **arch_kwargs}
     else:
         arch_kwargs = dict(arch_kwargs)
     if not stored_arch:
