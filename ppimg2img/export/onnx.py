@@ -49,29 +49,24 @@ def _walk_ops(node):
             yield from _walk_ops(value)
 
 
-def _leaky_relu_slopes(graph_file):
-    """``negative_slope`` of each leaky_relu of a PIR .json graph, in program order."""
+def _op_attributes(graph_file, names):
+    """The attributes ({name: value}) of every operation called one of ``names`` in a PIR .json
+    graph, in program order."""
     with open(graph_file, encoding="utf-8") as f:
         program = json.load(f)
-    slopes = []
-    for op in _walk_ops(program):
-        if op["#"].split(".", 1)[-1] in ("leaky_relu", "leaky_relu_"):
-            attrs = {a.get("N"): a.get("AT", {}).get("D") for a in op["A"] if isinstance(a, dict)}
-            slopes.append(float(attrs.get("negative_slope", 0.01)))
-    return slopes
+    return [{a.get("N"): a.get("AT", {}).get("D") for a in op["A"] if isinstance(a, dict)}
+            for op in _walk_ops(program) if op["#"].split(".", 1)[-1] in names]
+
+
+def _leaky_relu_slopes(graph_file):
+    """``negative_slope`` of each leaky_relu of a PIR .json graph, in program order."""
+    return [float(a.get("negative_slope", 0.01)) for a in _op_attributes(graph_file, ("leaky_relu", "leaky_relu_"))]
 
 
 def _constant_pad_values(graph_file):
     """``pad_value`` of each constant-mode pad3d of a PIR .json graph, in program order."""
-    with open(graph_file, encoding="utf-8") as f:
-        program = json.load(f)
-    values = []
-    for op in _walk_ops(program):
-        if op["#"].split(".", 1)[-1] in ("pad3d", "pad3d_"):
-            attrs = {a.get("N"): a.get("AT", {}).get("D") for a in op["A"] if isinstance(a, dict)}
-            if attrs.get("mode", "constant") == "constant":
-                values.append(float(attrs.get("pad_value", 0.0)))
-    return values
+    return [float(a.get("pad_value", 0.0)) for a in _op_attributes(graph_file, ("pad3d", "pad3d_"))
+            if a.get("mode", "constant") == "constant"]
 
 
 def _repair_pad_values(model, graph_file):
