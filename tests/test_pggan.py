@@ -241,6 +241,29 @@ def test_adam_state_resets_when_a_fade_in_starts_and_ends_and_lod_follows_images
     assert m.nets["netD"].alpha == 1.0 and m.nets["netG_ema"].resolution == 8
 
 
+def test_adam_is_tensorflows():
+    """tf.train.AdamOptimizer: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), p -= lr_t m / (sqrt(v) + eps);
+    a parameter without a gradient is not touched."""
+    from ppimg2img.models.pggan import TFAdam
+    p, idle = paddle.create_parameter([3], "float32"), paddle.create_parameter([2], "float32")
+    p.set_value(paddle.to_tensor([0.5, -1.0, 2.0]))
+    idle.set_value(paddle.to_tensor([1.0, 1.0]))
+    opt = TFAdam([idle, p], lr=0.01, beta1=0.5, beta2=0.9, epsilon=1e-3)
+    ref, m, v = np.array([0.5, -1.0, 2.0]), 0.0, 0.0
+    for t in range(1, 4):
+        opt.clear_grad()
+        (p * p * p).sum().backward()  # gradient 3 p^2
+        g = 3 * ref ** 2
+        opt.step()
+        m, v = 0.5 * m + 0.5 * g, 0.9 * v + 0.1 * g * g
+        ref = ref - 0.01 * np.sqrt(1 - 0.9 ** t) / (1 - 0.5 ** t) * m / (np.sqrt(v) + 1e-3)
+        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-5)
+    np.testing.assert_array_equal(idle.numpy(), [1.0, 1.0])
+    assert opt.t == 3 and set(opt.m) == {1}
+    opt.reset()
+    assert opt.t == 0 and not opt.m and not opt.v
+
+
 def test_schedule_errors_name_the_key():
     with pytest.raises(ValueError, match=r"minibatch\[8\] = 6: a minibatch must be a positive multiple of the "
                                          r"discriminator's mbstd_group_size \(4\)"):
