@@ -214,14 +214,8 @@ def merge(base, update):
     return out
 
 
-def load_config(path, overrides=None, schema=None):
-    """Read a YAML config, apply overrides (list of ``key=value`` or a dict), validate it. One of
-    PaddleGAN's configs is translated first (:mod:`ppimg2img.paddlegan_config`).
-
-    Raises ConfigError naming the file and the key path on any problem.
-    """
-    if schema is None:
-        from .engine.schema import CONFIG_SCHEMA as schema
+def read_yaml(path):
+    """A YAML file as a dict (safe loader); ConfigError naming the file otherwise."""
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found (configs live in configs/, for example "
                           f"configs/quickstart_cyclegan.yaml)")
@@ -231,8 +225,19 @@ def load_config(path, overrides=None, schema=None):
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys (model:, dataset:, ...), got "
-                          f"{type(cfg).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of keys (model:, dataset:, ...), got {type(cfg).__name__}")
+    return cfg
+
+
+def load_config(path, overrides=None, schema=None):
+    """Read a YAML config, apply overrides (list of ``key=value`` or a dict), validate it. One of
+    PaddleGAN's configs is translated first (:mod:`ppimg2img.paddlegan_config`).
+
+    Raises ConfigError naming the file and the key path on any problem.
+    """
+    if schema is None:
+        from .engine.schema import CONFIG_SCHEMA as schema
+    cfg = read_yaml(path)
     from .paddlegan_config import detect, load_paddlegan_config
     if schema is _config_schema() and detect(cfg):  # one of PaddleGAN's configs: translated
         as_list = isinstance(overrides, (list, tuple))

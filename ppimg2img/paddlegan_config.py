@@ -19,7 +19,7 @@ import posixpath
 
 import yaml
 
-from .config import ConfigError, _Loader, merge, parse_overrides
+from .config import ConfigError, merge, parse_overrides, read_yaml
 
 __all__ = ["PaddleGANConfigError", "Translation", "is_paddlegan_config", "detect", "translate",
            "load_paddlegan_config", "split_overrides", "header", "render", "read_yaml", "PADDLEGAN_TOP_LEVEL"]
@@ -1073,21 +1073,6 @@ def split_overrides(opts, paddlegan_cfg):
         head = opt.split("=", 1)[0].strip().split(".", 1)[0]
         (pg if head in PADDLEGAN_TOP_LEVEL or head in paddlegan_cfg else native).append(opt)
     return pg, native
-
-
-def read_yaml(path):
-    """A YAML file as a dict (ConfigError naming the file otherwise)."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"{path}: config file not found (configs live in configs/, for example "
-                          f"configs/quickstart_cyclegan.yaml)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            cfg = yaml.load(f, Loader=_Loader) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys (model:, dataset:, ...), got {type(cfg).__name__}")
-    return cfg
 
 
 def load_paddlegan_config(path, opts=None, native_overrides=None, name=None):

@@ -57,7 +57,9 @@ def test_shipped_config_loads_with_defaults_filled(path, tmp_path):
     assert cfg["optimizer"]["beta1"] == raw["optimizer"].get("beta1", 0.5)
     assert cfg["eval"]["max_images"] is None and cfg["eval"]["inference_mode"] == "eval"
     assert cfg["eval"]["directions"] == raw.get("eval", {}).get("directions", ["AtoB", "BtoA"])
-    assert cfg["dataset"]["train"]["phase"] == "train"
+    # an image folder has no phases (ImageFolderDataset: phase None); every other dataset reads its train split
+    assert cfg["dataset"]["train"]["phase"] == (None if raw["dataset"]["train"]["name"] == "ImageFolderDataset"
+                                                else "train")
     assert cfg["dataset"]["train"]["max_dataset_size"] is None
     assert cfg["device"] == "auto"
     # what the file sets is kept as written
