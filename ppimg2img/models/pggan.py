@@ -371,8 +371,13 @@ class PGGANModel(BaseModel):
         self.set_extra_state(state.get("extra", {}))
 
     # ------------------------------------------------------------------ sampling
+    @property
+    def sample_net(self):
+        """The net that samples, is evaluated and exported: netG_ema (else netG)."""
+        return "netG_ema" if "netG_ema" in self.nets else "netG"
+
     def sampler(self):
-        return self.nets.get("netG_ema", self.nets["netG"])
+        return self.nets[self.sample_net]
 
     @paddle.no_grad()
     def generate(self, z, labels=None):
