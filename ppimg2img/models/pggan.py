@@ -12,7 +12,8 @@ the Adam state is reset whenever a fade-in starts or ends (``reset_opt_for_new_l
 Loss (``D_wgangp_acgan``, ``G_wgan_acgan``; sec. 3 and appendix A.1): WGAN-GP,
 L_D = E[D(x~)] - E[D(x)] + lambda E[(||grad D(x^)|| - 1)^2] + eps_drift E[D(x)^2] with lambda 10 and
 eps_drift 0.001, x^ a per-sample uniform mix of reals and fakes; L_G = -E[D(x~)]. One D step then
-one G step per minibatch; Adam lr 0.001, betas (0, 0.99), eps 1e-8. The reals at a lower
+one G step per minibatch; TensorFlow's Adam (:class:`TFAdam`), lr 0.001, betas (0, 0.99), eps 1e-8.
+The reals at a lower
 resolution are box-filtered and, during a fade-in, blended with their 2x coarser version like G's
 output (``process_reals``). The official nets see every image at full size (nearest-upsampled);
 here they run at the current resolution, which computes the same scores; the penalty's
@@ -155,7 +156,7 @@ class PGGANModel(BaseModel):
         fade_images: real images over which a new block fades in (official 600k; paper 800k).
         minibatch: {resolution: minibatch} (official 1-GPU preset: {4: 128, 8: 128, 16: 128, 32: 64,
             64: 32, 128: 16, 256: 8, 512: 4}).
-        minibatch_default: minibatch of the resolutions not in ``minibatch`` (official 1-GPU: 4).
+        minibatch_default: minibatch of the resolutions not in ``minibatch`` (the paper's 16; official 1-GPU: 4).
         lr_dict: {resolution: learning rate} overrides of optimizer.lr for G and D (official 1-GPU: {1024: 0.0015}).
         reset_opt_for_new_lod: reset the Adam moments when a fade-in starts or ends (official: yes).
         lambda_gp: weight of the gradient penalty (10).
