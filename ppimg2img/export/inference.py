@@ -25,6 +25,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..nets.norm import PlaneInstanceNorm2D
 from ..utils.env import discard_stdout
 from .paddle_graph import ExportError, export_generator, model_files
 
@@ -90,8 +91,9 @@ def _replacement(layer, pool_norm):
     if isinstance(layer, nn.Pad2D) and layer._mode in ("reflect", "replicate") and layer._data_format == "NCHW":
         padding = layer.padding if isinstance(layer.padding, (list, tuple)) else [layer.padding] * 4
         return SlicePad2D(padding, layer._mode)
-    if (pool_norm and isinstance(layer, nn.InstanceNorm2D) and layer.scale is None and layer.bias is None
-            and layer._data_format == "NCHW"):
+    if (pool_norm and isinstance(layer, nn.InstanceNorm2D) and not isinstance(layer, PlaneInstanceNorm2D)
+            and layer.scale is None and layer.bias is None and layer._data_format == "NCHW"):
+        # (PlaneInstanceNorm2D, U-GAT-IT's and photo2cartoon's, exports as oneDNN ops already, centred twice)
         return PoolInstanceNorm2D(layer._epsilon)
     return None
 

@@ -11,7 +11,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.nn import initializer as I
 
-from .norm import mean_over
+from .norm import plane_mean
 from .ugatit import (ILN, ResnetBlock, RhoClipper, Upsample2x, _conv, _instance_norm, adaILN, check_full_size,
                      class_activation, torch_default_init, upsample_nearest2x)
 
@@ -195,11 +195,11 @@ class Photo2CartoonGenerator(nn.Layer):
         content = []
         for i in range(1, 5):
             x = getattr(self, f"EncodeBlock{i}")(x)
-            content.append(mean_over(x, [2, 3], keepdim=False))
+            content.append(plane_mean(x).flatten(1))
         x, cam_logit = class_activation(x, self.gap_fc, self.gmp_fc, self.gap_fc.weight, self.gmp_fc.weight)
         x = self.relu(self.conv1x1(x))
         heatmap = x.sum(axis=1, keepdim=True)
-        style = self.FC(mean_over(x, [2, 3], keepdim=False) if self.light else x.flatten(1))
+        style = self.FC(plane_mean(x).flatten(1) if self.light else x.flatten(1))
         for i in range(1, 5):  # DecodeBlock1 gets the last encoder block's features
             x = getattr(self, f"DecodeBlock{i}")(x, content[4 - i], style)
         x = self.UpBlock2(self.UpBlock1(x))

@@ -1,0 +1,96 @@
+"""The speed rewrites of issue 23 against the formulas they replace: same outputs and gradients within
+float32 rounding, measured against float64 runs of the original formula (U-GAT-IT networks.py adaILN/ILN)."""
+import numpy as np
+import paddle
+import pytest
+
+from ppimg2img.nets.norm import layer_instance_norm, normalise
+from ppimg2img.nets.ugatit import ILN, adaILN, upsample_nearest2x
+
+
+def original_iln(x, rho, eps, gamma, beta):
+    """The original adaILN/ILN written plainly (torch.mean / torch.var, unbiased)."""
+    in_mean, in_var = x.mean(axis=[2, 3], keepdim=True), x.var(axis=[2, 3], keepdim=True)
+    out_in = (x - in_mean) / paddle.sqrt(in_var + eps)
+    ln_mean, ln_var = x.mean(axis=[1, 2, 3], keepdim=True), x.var(axis=[1, 2, 3], keepdim=True)
+    out_ln = (x - ln_mean) / paddle.sqrt(ln_var + eps)
+    return (rho * out_in + (1 - rho) * out_ln) * gamma + beta
+
+
+def previous_iln(x, rho, eps, gamma, beta):
+    """ppimg2img's formula before issue 23: two separate two-pass norms (nets/norm.py normalise)."""
+    out_in = normalise(x, [2, 3], eps, unbiased=True)
+    out_ln = normalise(x, [1, 2, 3], eps, unbiased=True)
+    return (rho * out_in + (1 - rho) * out_ln) * gamma + beta
+
+
+def _inputs(dtype, n=2, c=8, h=24, w=20, offset=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = offset + rng.standard_normal((n, c, h, w)) * rng.uniform(0.2, 2.0, (1, c, 1, 1))
+    rho = rng.uniform(0, 1, (1, c, 1, 1))
+    gamma = rng.uniform(0.5, 1.5, (n, c, 1, 1))
+    beta = rng.standard_normal((n, c, 1, 1))
+    up = rng.standard_normal((n, c, h, w))  # upstream gradient
+    return [paddle.to_tensor(a.astype(dtype), stop_gradient=False) for a in (x, rho, gamma, beta)], \
+        paddle.to_tensor(up.astype(dtype))
+
+
+def _run(fn, dtype, **kw):
+    (x, rho, gamma, beta), up = _inputs(dtype, **kw)
+    out = fn(x, rho, 1e-5, gamma, beta)
+    grads = paddle.grad([out], [x, rho, gamma, beta], grad_outputs=[up])
+    return [out.numpy().astype("float64")] + [g.numpy().astype("float64") for g in grads]
+
+
+@pytest.mark.parametrize("offset", [0.0, 20.0])
+def test_layer_instance_norm_matches_the_original_forward_and_backward(offset):
+    ref = _run(original_iln, "float64", offset=offset)
+    new = _run(layer_instance_norm, "float32", offset=offset)
+    old = _run(previous_iln, "float32", offset=offset)
+    names = ("out", "d_x", "d_rho", "d_gamma", "d_beta")
+    for name, r, a, b in zip(names, ref, new, old):
+        scale = max(1.0, np.abs(r).max())
+        err_new, err_old = np.abs(a - r).max() / scale, np.abs(b - r).max() / scale
+        # float32 rounding: within a few ulps of the values' scale, and no worse than the previous formula's
+        assert err_new < 2e-5, (name, err_new)
+        assert err_new <= 3 * err_old + 1e-6, (name, err_new, err_old)
+        assert np.abs(a - b).max() / scale < 2e-5, name
+    # the rewrite itself in float64 is the original formula to float64 rounding
+    new64 = _run(layer_instance_norm, "float64", offset=offset)
+    for r, a in zip(ref, new64):
+        np.testing.assert_allclose(a, r, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(r).max()))
+
+
+def test_iln_layers_use_the_rewrite():
+    (x, rho, gamma, beta), _ = _inputs("float64", c=4)
+    layer = ILN(4)
+    layer.rho.set_value(rho[0:1].astype("float32"))
+    out = layer(x.astype("float32")).numpy()
+    ref = original_iln(x, layer.rho.astype("float64"), 1e-5, layer.gamma.astype("float64"),
+                       layer.beta.astype("float64")).numpy()
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+    ada = adaILN(4)
+    g, b = gamma[:, :, 0, 0], beta[:, :, 0, 0]
+    out = ada(x.astype("float32"), g.astype("float32"), b.astype("float32")).numpy()
+    ref = original_iln(x, paddle.full([1, 4, 1, 1], 0.9, "float64"), 1e-5, gamma, beta).numpy()
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+
+
+def test_static_graph_plane_mean_matches_eager():
+    """The exported graph takes plane means by average pooling (nets/norm.py plane_mean)."""
+    (x, rho, gamma, beta), _ = _inputs("float32", offset=20.0)
+    eager = layer_instance_norm(x, rho, 1e-5, gamma, beta).numpy()
+
+    class Net(paddle.nn.Layer):
+        def forward(self, t):
+            return layer_instance_norm(t, rho, 1e-5, gamma, beta)
+
+    for shape in ([2, 8, 24, 20], [2, 8, None, None]):  # known sizes: row/column pools; unknown: global pool
+        static = paddle.jit.to_static(Net(), input_spec=[paddle.static.InputSpec(shape, "float32")], full_graph=True)
+        np.testing.assert_allclose(static(x).numpy(), eager, atol=2e-5)
+
+
+def test_upsample_nearest2x():
+    x = paddle.arange(24, dtype="float32").reshape([1, 2, 3, 4])
+    ref = np.repeat(np.repeat(x.numpy(), 2, axis=2), 2, axis=3)
+    np.testing.assert_array_equal(upsample_nearest2x(x).numpy(), ref)
