@@ -375,7 +375,7 @@ def test_predictor_same_seed_same_images(runs):
         PGGANPredictor(os.path.join(os.path.dirname(runs["full"].latest_path), "nope.pdckpt"))
 
 
-def test_load_generator_and_export_sample_the_moving_average(runs, tmp_path):
+def test_load_generator_and_export_sample_the_moving_average_with_onnx_parity(runs, tmp_path):
     from ppimg2img import load_generator
     from ppimg2img.export.model import export_model
     model = runs["full"].model
@@ -383,10 +383,16 @@ def test_load_generator_and_export_sample_the_moving_average(runs, tmp_path):
     ema = model.generate(z).numpy()
     G = load_generator(runs["full"].latest_path)
     np.testing.assert_array_equal(G(paddle.to_tensor(z)).numpy(), ema)
-    export_model(runs["full"].latest_path, str(tmp_path / "export"))
+    pytest.importorskip("paddle2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    export_model(runs["full"].latest_path, str(tmp_path / "export"), onnx=True)
     exported = paddle.jit.load(str(tmp_path / "export" / "netG"))
     out = exported(paddle.to_tensor(z))
     np.testing.assert_allclose((out[0] if isinstance(out, (list, tuple)) else out).numpy(), ema, rtol=0, atol=1e-5)
+    session = ort.InferenceSession(str(tmp_path / "export" / "netG.onnx"), providers=["CPUExecutionProvider"])
+    for n in (1, 3):  # any batch size
+        out = session.run(None, {session.get_inputs()[0].name: z[:n]})[0]
+        np.testing.assert_allclose(out, ema[:n], rtol=0, atol=1e-4)
 
 
 def test_training_run_evaluates_and_writes_a_grid(runs):
