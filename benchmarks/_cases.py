@@ -199,42 +199,33 @@ def _eager_infer(case):
             x = paddle.to_tensor(_images(case["size"], batch))
             out[f"batch{batch}_s"] = _time(lambda x=x: net(x).numpy(), case["warmup"], case["repeats"])
     out["peak_mb"] = peak_memory_mb()
-    # the export (after the peak reading: tracing costs memory the eager run does not have)
-    path = _export_path(case)
-    spec = [paddle.static.InputSpec([None, 3, case["size"], case["size"]], "float32", "x")]
-    paddle.jit.save(net, path, input_spec=spec)
+    # the export (after the peak reading: tracing costs memory the eager run does not have), as the
+    # predictors' default backend makes it: the inference recipe (export.inference.inference_layers with
+    # its default norm swap), sizes left dynamic (fully convolutional nets: any multiple of their stride)
+    from ppimg2img.export.inference import default_pool_norm, inference_layers
+    from ppimg2img.export.paddle_graph import export_generator
+    with inference_layers(net, default_pool_norm(net)):
+        export_generator(net, _export_path(case), input_nc=3, image_size=None)
     return out
 
 
 def _onednn_infer(case):
-    import paddle.inference as paddle_infer
-
+    """The predictors' default backend: ``InferenceGenerator`` (Paddle Inference, oneDNN, their config)."""
+    from ppimg2img.export.inference import InferenceGenerator
     from ppimg2img.utils.env import peak_memory_mb
 
     path = _export_path(case)
-    model_file = path + ".json" if os.path.exists(path + ".json") else path + ".pdmodel"
-    if not os.path.exists(model_file):
+    if not any(os.path.exists(path + ext) for ext in (".json", ".pdmodel")):
         raise FileNotFoundError(f"no exported model at {path}.json/.pdmodel: the eager case of "
                                 f"{case['family']} {case['size']} px exports it and must run first")
-    config = paddle_infer.Config(model_file, path + ".pdiparams")
-    config.disable_gpu()
-    config.enable_mkldnn()
-    config.set_cpu_math_library_num_threads(case["threads"])
-    config.disable_glog_info()
-    predictor = paddle_infer.create_predictor(config)
-    inp = predictor.get_input_handle(predictor.get_input_names()[0])
-    outp = predictor.get_output_handle(predictor.get_output_names()[0])
+    gen = InferenceGenerator(path, "cpu", case["threads"])
     out = {}
     for batch in case["batches"]:
         x = _images(case["size"], batch)
-
-        def run(x=x):
-            inp.reshape(list(x.shape))
-            inp.copy_from_cpu(x)
-            predictor.run()
-            return outp.copy_to_cpu()
-
-        out[f"batch{batch}_s"] = _time(run, case["warmup"], case["repeats"])
+        t0 = time.perf_counter()
+        gen(x)  # the first call (oneDNN prepares its kernels for this shape), reported apart
+        out[f"first_batch{batch}_s"] = time.perf_counter() - t0
+        out[f"batch{batch}_s"] = _time(lambda x=x: gen(x), max(0, case["warmup"] - 1), case["repeats"])
     out["peak_mb"] = peak_memory_mb()
     return out
 

@@ -34,7 +34,10 @@ from _cases import DATASET_OF, FAMILIES, TRANSLATION_FAMILIES, family_config, tr
 
 KINDS = ("train", "infer", "data")
 FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
-TORCH_FAMILIES = ("cyclegan", "pix2pix", "dcgan")  # the families benchmarks/torch_reference.py has
+TORCH_FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon", "dcgan")  # benchmarks/torch_reference.py's
+TORCH_INFER_FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
+#: --issue23: the tables of issue 23 (inference at 256 px; training at 128 px, and 256 px for these two)
+ISSUE23_TRAIN_256 = ("ugatit", "photo2cartoon")
 TORCH_REFERENCE = os.path.join(ROOT, "benchmarks", "torch_reference.py")
 BACKENDS = ("eager", "onednn")
 WORKERS = (0, 2)
@@ -61,23 +64,41 @@ def parse_args(argv=None):
                    help="also measure the train.fast step (static programs on oneDNN, ppimg2img/engine/fast.py) "
                         "of the families that have one (%s), next to the eager step" % ", ".join(FAST_FAMILIES))
     p.add_argument("--torch", metavar="PYTHON",
-                   help="a Python interpreter with PyTorch: adds a pytorch training row for %s (the original "
-                        "networks and step, benchmarks/torch_reference.py) and each Paddle row's time and peak "
-                        "memory as a ratio to it" % ", ".join(TORCH_FAMILIES))
+                   help="a Python interpreter with PyTorch: adds a pytorch training row for %s and a pytorch "
+                        "inference row for the translation families (the original networks and step, "
+                        "benchmarks/torch_reference.py) and each Paddle row's time and peak memory as a ratio "
+                        "to it" % ", ".join(TORCH_FAMILIES))
+    p.add_argument("--issue23", action="store_true",
+                   help="the tables of issue 23 in one run (needs --torch): the four translation families' "
+                        "inference at 256 px and training at 128 px (U-GAT-IT and photo2cartoon also at 256 px), "
+                        "2 threads, 5 timed runs, each next to its PyTorch row; with --rounds 3 unless given")
+    p.add_argument("--rounds", type=int,
+                   help="run the whole case list this many times, one round after the other, and pool each "
+                        "row's timed runs (medians over all rounds, peak memory the largest): Paddle and "
+                        "PyTorch cases then alternate, so load from other programs hits both alike (default 1)")
     p.add_argument("--ngf", type=int, help="generator/discriminator width for every family "
                                            "(default: each family's published width; --quick: 4)")
     p.add_argument("--jobs", type=int, help="cases run at the same time (default 1; --quick: 2). Above 1 the "
                                             "cases compete for the cores: figures are then only a smoke test")
     p.add_argument("--output-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = p.parse_args(argv)
+    if args.issue23:
+        if not args.torch:
+            p.error("--issue23 compares with PyTorch: give --torch PYTHON (an interpreter with torch installed)")
+        args.families = [f for f in args.families if f in TORCH_INFER_FAMILIES] or list(TORCH_INFER_FAMILIES)
+        args.only = [k for k in args.only if k != "data"]
+        args.sizes = args.sizes or [128, 256]
+        args.threads = args.threads or 2
+        args.repeats = args.repeats or 5
+        args.rounds = args.rounds or 3
     quick = args.quick
     defaults = {"sizes": [128] if quick else [128, 256], "dcgan_sizes": [28] if quick else [28, 64],
-                "repeats": 2 if quick else 3, "warmup": 1,
+                "repeats": 2 if quick else 3, "warmup": 1, "rounds": 1,
                 "ngf": 4 if quick else None, "jobs": 2 if quick else 1}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("repeats", "threads", "ngf", "jobs"):
+    for name in ("repeats", "threads", "ngf", "jobs", "rounds"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warmup < 0 or min(args.sizes) < 1 or min(args.dcgan_sizes) < 1:
@@ -145,7 +166,7 @@ def environment(args, threads):
         "settings": {"quick": args.quick, "sizes": args.sizes, "dcgan_sizes": args.dcgan_sizes,
                      "repeats": args.repeats, "warmup": args.warmup,
                      "ngf": args.ngf or "published", "jobs": args.jobs, "families": args.families, "only": args.only,
-                     "fast": args.fast, "torch": args.torch,
+                     "fast": args.fast, "torch": args.torch, "issue23": args.issue23, "rounds": args.rounds,
                      "train_batch": {**{f: 1 for f in TRANSLATION_FAMILIES},
                                      "dcgan": {str(size): train_batch("dcgan", size) for size in args.dcgan_sizes}},
                      "infer_batches": list(BATCHES), "data_batch": DATA_BATCH,
@@ -167,14 +188,19 @@ def build_cases(args, threads, export_dir, data_dirs):
                      **({"interpreter": args.torch} if m == "pytorch" else {})} for m in modes]
         return out
 
+    def infer_backends(f):
+        return list(BACKENDS) + (["pytorch"] if args.torch and f in TORCH_INFER_FAMILIES else [])
+
     cases = []
     for size in args.sizes if translation else []:
         if "train" in args.only:
-            cases += train_cases(translation, size)
-        if "infer" in args.only:
+            cases += train_cases([f for f in translation
+                                  if not args.issue23 or size == 128 or (size == 256 and f in ISSUE23_TRAIN_256)], size)
+        if "infer" in args.only and (not args.issue23 or size == 256):
             cases += [{"kind": "infer", "family": f, "size": size, "ngf": args.ngf, "backend": b,
-                       "batches": list(BATCHES), "export_dir": export_dir, **common}
-                      for f in translation for b in BACKENDS]
+                       "batches": list(BATCHES), "export_dir": export_dir, **common,
+                       **({"interpreter": args.torch} if b == "pytorch" else {})}
+                      for f in translation for b in infer_backends(f)]
         if "data" in args.only:
             for dataset in sorted({DATASET_OF[f] for f in translation}):
                 cases += [{"kind": "data", "dataset": dataset, "size": size, "workers": w, "batch_size": DATA_BATCH,
@@ -250,6 +276,8 @@ def run_torch(case):
            "--threads", str(case["threads"]), "--warmup", str(case["warmup"]), "--repeats", str(case["repeats"])]
     if case.get("ngf"):
         cmd += ["--ngf", str(case["ngf"])]
+    if case.get("kind") == "infer":
+        cmd.append("--infer")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV_BEFORE_PADDLE, cwd=ROOT)
     except OSError as e:
@@ -267,6 +295,24 @@ def run_torch(case):
     if "error" in result:
         return {"error": f"--torch {python}: {result['error']}"}
     return result
+
+
+def pool_rounds(raws):
+    """One case's results of several rounds as one: every timed run (``*_s`` lists) of every round,
+    the largest peak memory; the first error if any round failed."""
+    failed = [r for r in raws if "error" in r]
+    if failed:
+        return failed[0]
+    out = dict(raws[0])
+    for key, value in raws[0].items():
+        if key.endswith("_s") and isinstance(value, list):
+            out[key] = [t for r in raws for t in r[key]]
+        elif key.startswith("first_") and key.endswith("_s"):
+            out[key] = statistics.median(r[key] for r in raws)
+    out["peak_mb"] = max(r["peak_mb"] for r in raws)
+    if len(raws) > 1:
+        out["rounds"] = len(raws)
+    return out
 
 
 def summarise(case, raw):
@@ -309,11 +355,16 @@ def add_ratios(results):
             r["time_ratio_vs_pytorch"] = r["median_step_s"] / torch_row["median_step_s"]
             r["peak_ratio_vs_pytorch"] = r["peak_mb"] / torch_row["peak_mb"]
     for r in results["infer"]:
-        base = next((e for e in results["infer"] if e["backend"] == "eager" and e["family"] == r["family"]
-                     and e["size"] == r["size"] and "error" not in e), None)
+        def backend(name):
+            return next((e for e in results["infer"] if e["backend"] == name and e["family"] == r["family"]
+                         and e["size"] == r["size"] and "error" not in e), None)
+        base, torch_row = backend("eager"), backend("pytorch")
         if base and "error" not in r:
             r["latency_speedup_vs_eager"] = base["latency_ms"] / r["latency_ms"]
             r["throughput_ratio_vs_eager"] = r["throughput_img_per_s"] / base["throughput_img_per_s"]
+        if torch_row and "error" not in r and r["backend"] != "pytorch":
+            r["latency_ratio_vs_pytorch"] = r["latency_ms"] / torch_row["latency_ms"]
+            r["peak_ratio_vs_pytorch"] = r["peak_mb"] / torch_row["peak_mb"]
     for r in results["data"]:
         base = next((e for e in results["data"] if e["workers"] == 0 and e["dataset"] == r["dataset"]
                      and e["size"] == r["size"] and "error" not in e), None)
@@ -367,15 +418,31 @@ def markdown(results):
                       f"the pytorch row's of the same family and size in this run: above 1, Paddle is slower "
                       f"(bigger).", ""]
     if results["infer"]:
+        torch_cols = any(r["backend"] == "pytorch" for r in results["infer"])
         lines += ["## Generator inference", "",
                   "| family | size | backend | latency ms (batch 1) | speed-up vs eager | img/s (batch 4) "
-                  "| ratio vs eager | peak MB |", "|---|---|---|---|---|---|---|---|"]
+                  "| ratio vs eager | peak MB | first call s |"
+                  + (" x PyTorch latency | x PyTorch peak |" if torch_cols else ""),
+                  "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if torch_cols else "")]
         for r in results["infer"]:
-            lines.append(f"| {r['family']} | {r['size']} | {r['backend']} | error | | | | |" if "error" in r else
+            vs_torch = (f" {_ratio(r, 'latency_ratio_vs_pytorch')} | {_ratio(r, 'peak_ratio_vs_pytorch')} |"
+                        if torch_cols else "")
+            first = f"{r['first_batch1_s']:.1f}" if "first_batch1_s" in r else "-"
+            lines.append(f"| {r['family']} | {r['size']} | {r['backend']} | error | | | | | |"
+                         + " |" * (2 * torch_cols) if "error" in r else
                          f"| {r['family']} | {r['size']} | {r['backend']} | {r['latency_ms']:.1f} | "
                          f"{_ratio(r, 'latency_speedup_vs_eager')} | {r['throughput_img_per_s']:.2f} | "
-                         f"{_ratio(r, 'throughput_ratio_vs_eager')} | {r['peak_mb']:.0f} |")
+                         f"{_ratio(r, 'throughput_ratio_vs_eager')} | {r['peak_mb']:.0f} | {first} |" + vs_torch)
         lines.append("")
+        for r in results["infer"]:
+            if r["backend"] == "pytorch" and "error" in r:
+                lines += [f"{r['family']} {r['size']} pytorch: {r['error'].splitlines()[0]}", ""]
+        if torch_cols:
+            lines += ["Inference: `onednn` = the predictors' default backend (export with the inference recipe, "
+                      "sizes dynamic, Paddle Inference + oneDNN via `InferenceGenerator`; its first call, where "
+                      "oneDNN prepares its kernels, is the first call column and not in the latency); `pytorch` "
+                      "= the original generator in PyTorch eager (eval, `torch.no_grad()`). x PyTorch = latency "
+                      "(peak MB) / the pytorch row's: above 1, ppimg2img is slower (bigger).", ""]
     if results["data"]:
         lines += [f"## Data loader (decode + resize/crop/flip + batch {DATA_BATCH})", "",
                   "| dataset | families | size | workers | samples/s | ratio vs 0 workers | peak MB |",
@@ -405,22 +472,28 @@ def main(argv=None):
         chains.setdefault((case["kind"], case.get("family"), case.get("dataset"), case["size"],
                            case.get("workers")), []).append(case)
     done = []
+    total = len(cases) * args.rounds
 
     def run_chain(chain):
         for case in chain:
             t0 = time.perf_counter()
-            row = summarise(case, run_torch(case) if case.get("mode") == "pytorch" else run_child(case))
+            torch_case = case.get("mode") == "pytorch" or case.get("backend") == "pytorch"
+            raw = run_torch(case) if torch_case else run_child(case)
             done.append(case)
             label = " ".join(str(case[k]) for k in ("kind", "family", "dataset", "size", "mode", "backend",
                                                     "workers") if k in case)
-            status = (f"FAILED {row['error']}" if "error" in row else
-                      f"{time.perf_counter() - t0:.1f} s, peak {row['peak_mb']:.0f} MB")
-            print(f"[{len(done)}/{len(cases)}] {label}: {status}", flush=True)
-            yield row
+            status = (f"FAILED {raw['error']}" if "error" in raw else
+                      f"{time.perf_counter() - t0:.1f} s, peak {raw['peak_mb']:.0f} MB")
+            print(f"[{len(done)}/{total}] {label}: {status}", flush=True)
+            yield case, raw
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda chain: list(run_chain(chain)), chains.values()))
-    for row in (r for chain_rows in rows for r in chain_rows):  # in case order, whatever finished first
+    rounds = []
+    for _ in range(args.rounds):  # each round runs every case once; rounds pool their timed runs
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rounds.append([pair for chain_rows in pool.map(lambda chain: list(run_chain(chain)), chains.values())
+                           for pair in chain_rows])
+    for i, (case, _) in enumerate(rounds[0]):  # in case order, whatever finished first
+        row = summarise(case, pool_rounds([r[i][1] for r in rounds]))
         results[row["kind"]].append(row)
     failed = sum("error" in r for kind in KINDS for r in results[kind])
     add_ratios(results)

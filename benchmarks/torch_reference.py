@@ -32,6 +32,7 @@ mirrors it, Conv(nc, ndf, 4, 2, 1) -> 14, Conv(ndf, 2ndf, 4, 2, 1) -> 7, Conv(2n
 """
 import argparse
 import functools
+import importlib.util
 import itertools
 import json
 import os
@@ -65,10 +66,12 @@ except ImportError as _e:
     raise
 
 IMPORT_PEAK_MB = _peak_mb()
+_HAS_NUMPY = importlib.util.find_spec("numpy") is not None  # to copy inference outputs out, as .numpy() in Paddle
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _cases import _time, dcgan_plan, family_config, train_batch  # noqa: E402  (no Paddle/NumPy at import)
+import torch_reference_ugatit  # noqa: E402
 
-FAMILIES = ("cyclegan", "pix2pix", "dcgan")
+FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon", "dcgan")
 LR, BETAS, INIT_GAIN = 2e-4, (0.5, 0.999), 0.02  # upstream --lr, --beta1, --init_gain defaults
 
 
@@ -275,6 +278,8 @@ def build_nets(family, size, ngf=None):
                 "netD_A": build_discriminator(dis, 3), "netD_B": build_discriminator(dis, 3)}
     elif family == "pix2pix":
         nets = {"netG": build_generator(gen), "netD": build_discriminator(dis, 6)}  # conditional D on (A, B)
+    elif family in ("ugatit", "photo2cartoon"):  # PyTorch's default init, as the originals (no init call)
+        return torch_reference_ugatit.build_nets(family, gen, dis), gen
     else:
         raise ValueError(f"no PyTorch reference for family {family!r}; choose from {', '.join(FAMILIES)}")
     for net in nets.values():
@@ -453,6 +458,8 @@ def train_step(family, size, ngf=None, seed=0, freeze_d=False):
         real = torch.rand(train_batch(family, size), gen["output_nc"], size, size) * 2 - 1
         return DCGANStep(nets, real, gen["nz"], freeze_d), gen, nets
     real_A, real_B = (torch.rand(1, 3, size, size) * 2 - 1 for _ in "AB")
+    if family in ("ugatit", "photo2cartoon"):
+        return torch_reference_ugatit.UGATITStep(family, nets, real_A, real_B), gen, nets
     step = (CycleGANStep if family == "cyclegan" else Pix2PixStep)(nets, real_A, real_B)
     return step, gen, nets
 
@@ -474,6 +481,26 @@ def measure(family, size, ngf=None, threads=None, warmup=1, repeats=3, freeze_d=
             "generator_params": sum(p.numel() for p in next(iter(nets.values())).parameters())}
 
 
+def measure_inference(family, size, ngf=None, threads=None, warmup=1, repeats=3, batches=(1, 4)):
+    """The ``pytorch`` inference row: the generator in eval mode under ``torch.no_grad()``, one image
+    translated per call at batch 1 (and a batch of 4), output copied to a list, as ``_cases`` times Paddle."""
+    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+    torch.manual_seed(0)
+    nets, gen = build_nets(family, size, ngf)
+    net = next(iter(nets.values())).eval()
+    out = {}
+    with torch.no_grad():
+        for batch in batches:
+            x = torch.rand(batch, 3, size, size) * 2 - 1
+
+            def run(x=x):
+                y = net(x)
+                return (y[0] if isinstance(y, tuple) else y).numpy() if _HAS_NUMPY else y[0].tolist()
+            out[f"batch{batch}_s"] = _time(run, warmup, repeats)
+    return {**out, "peak_mb": _peak_mb(), "import_peak_mb": IMPORT_PEAK_MB, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "generator": gen["name"], "ngf": gen["ngf"]}
+
+
 def parameter_shapes(family, size, ngf=None):
     nets, _ = build_nets(family, size, ngf)
     return {k: {name: list(p.shape) for name, p in n.named_parameters()} for k, n in nets.items()}
@@ -487,12 +514,16 @@ def main(argv=None):
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: every core of this process)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--infer", action="store_true",
+                   help="time the generator's inference (eval, no_grad; batch 1 and 4) instead of the training step")
     p.add_argument("--shapes", action="store_true", help="print parameter names and shapes, do not train")
     p.add_argument("--freeze-d", action="store_true",
                    help="dcgan: D's requires_grad off during the G step (ppimg2img's step; upstream leaves it on)")
     args = p.parse_args(argv)
     try:
         out = (parameter_shapes(args.family, args.size, args.ngf) if args.shapes else
+               measure_inference(args.family, args.size, args.ngf, args.threads, args.warmup, args.repeats)
+               if args.infer else
                measure(args.family, args.size, args.ngf, args.threads, args.warmup, args.repeats, args.freeze_d))
     except Exception as e:  # noqa: BLE001 - one JSON line either way, for benchmarks/run.py
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))

@@ -304,3 +304,66 @@ def test_pytorch_nets_equal_paddle_nets(torch_python, tmp_path, family, size):
         # float32 differences between the frameworks are <= 5e-6 here; one LeakyReLU slope of the innermost
         # U-Net level changed from 0.2 to 0.1 moves the output by 3e-5
         np.testing.assert_allclose(np.asarray(got[key], "float32"), expected[key], rtol=0, atol=1e-5, err_msg=key)
+
+
+_GENERATOR_FORWARD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import torch, torch_reference
+data = json.load(open(sys.argv[2]))
+nets, _ = torch_reference.build_nets(data["family"], data["size"], data["ngf"])
+net = nets["genA2B"].eval().double()
+state = net.state_dict()
+assert sorted(state) == sorted(data["weights"]), sorted(set(state) ^ set(data["weights"]))[:5]
+linear = {n + ".weight" for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)}
+new = {}
+for k, v in state.items():
+    t = torch.tensor(data["weights"][k], dtype=torch.float64)
+    # Paddle's Linear weight is [in, out], PyTorch's [out, in]
+    new[k] = t.reshape(v.shape[::-1]).t().contiguous() if k in linear else t.reshape(v.shape)
+net.load_state_dict(new)
+x = torch.tensor(data["input"], dtype=torch.float64).reshape(data["shape"])
+with torch.no_grad():
+    image, cam, heatmap = net(x)
+print(json.dumps({"image": image.flatten().tolist(), "cam": cam.flatten().tolist(),
+                  "heatmap": heatmap.flatten().tolist()}))
+"""
+
+
+@pytest.mark.parametrize("family", ["ugatit", "photo2cartoon"])
+def test_pytorch_ugatit_generators_equal_paddle_generators(torch_python, tmp_path, family):
+    """The PyTorch mirror of the original U-GAT-IT / photo2cartoon generators (benchmarks/torch_reference_ugatit.py)
+    has ppimg2img's parameter names, and gives its image, CAM logits and heatmap for the same weights (both in
+    float64: in float32 the 200 norms of photo2cartoon at ngf 4 already differ by 1.5e-4)."""
+    import numpy as np
+    import paddle
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from _cases import family_config
+
+    from ppimg2img.nets import build_generator
+
+    size = 64
+    _, gen, _ = family_config(family, 128, ngf=4)
+    cfg = {**gen, "img_size": size}
+    net = build_generator(cfg.pop("name"), **cfg)
+    net.eval()
+    rng = np.random.default_rng(0)
+    for pname, p in net.named_parameters():  # rho, w_gamma/w_beta away from their 0/1 initial values too
+        p.set_value((rng.uniform(0.1, 0.9, p.shape) if pname.endswith(("rho", "w_gamma", "w_beta")) else
+                     rng.uniform(-1, 1, p.shape) / np.sqrt(max(1, np.prod(p.shape[1:])))).astype("float32"))
+    x = rng.uniform(-1, 1, (1, 3, size, size)).astype("float32")
+    data = {"family": family, "size": 128, "ngf": 4, "input": x.ravel().tolist(), "shape": list(x.shape),
+            "weights": {k: v.numpy().ravel().tolist() for k, v in net.state_dict().items()}}
+    net.to(dtype="float64")
+    with paddle.no_grad():
+        expected = [t.numpy().ravel() for t in net(paddle.to_tensor(x.astype("float64")))]
+    (tmp_path / "gen.json").write_text(json.dumps(data))
+    proc = subprocess.run([torch_python, "-c", _GENERATOR_FORWARD, os.path.join(ROOT, "benchmarks"),
+                           str(tmp_path / "gen.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    for key, want in zip(("image", "cam", "heatmap"), expected):
+        assert np.abs(want).mean() > 1e-3, key
+        # 1.4e-8 for photo2cartoon: Paddle's instance_norm takes epsilon as a float32 attribute (1e-5 + 2.5e-13)
+        np.testing.assert_allclose(np.asarray(got[key]), want, rtol=0, atol=1e-7, err_msg=key)
