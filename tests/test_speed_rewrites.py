@@ -94,3 +94,19 @@ def test_upsample_nearest2x():
     x = paddle.arange(24, dtype="float32").reshape([1, 2, 3, 4])
     ref = np.repeat(np.repeat(x.numpy(), 2, axis=2), 2, axis=3)
     np.testing.assert_array_equal(upsample_nearest2x(x).numpy(), ref)
+
+
+def test_cam_max_pooling_equals_max_over_the_plane():
+    """class_activation's max-pooled logit (adaptive max pooling, as the original) against the previous
+    ``x.max(axis=[2, 3])``: identical values and gradients (both route the gradient to the maximum)."""
+    from ppimg2img.nets.ugatit import class_activation
+
+    rng = np.random.default_rng(1)
+    x = paddle.to_tensor(rng.standard_normal((2, 6, 5, 7)).astype("float32"), stop_gradient=False)
+    gap_fc, gmp_fc = paddle.nn.Linear(6, 1), paddle.nn.Linear(6, 1)
+    features, cam = class_activation(x, gap_fc, gmp_fc, gap_fc.weight, gmp_fc.weight)
+    old_logit = gmp_fc(x.max(axis=[2, 3]))
+    np.testing.assert_array_equal(cam[:, 1:].numpy(), old_logit.numpy())
+    new_grad, = paddle.grad([cam[:, 1].sum()], [x])
+    old_grad, = paddle.grad([old_logit.sum()], [x])
+    np.testing.assert_array_equal(new_grad.numpy(), old_grad.numpy())

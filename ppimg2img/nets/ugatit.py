@@ -166,7 +166,9 @@ def class_activation(x, gap_fc, gmp_fc, gap_weight, gmp_weight):
     global average and max pooled features, and the features re-weighted by those classifiers'
     weights ([in, 1] here, Paddle's Linear layout), concatenated -> (features, cam_logit [N, 2])."""
     gap_logit = gap_fc(plane_mean(x).flatten(1))
-    gmp_logit = gmp_fc(x.max(axis=[2, 3]))
+    # adaptive max pooling, as the original: Paddle's gradient of max over axes [2, 3] took 5.9 s for a
+    # 256x32x32 map (70% of a U-GAT-IT training step), the pooling's 0.5 ms; the same gradient (to the maximum)
+    gmp_logit = gmp_fc(F.adaptive_max_pool2d(x, 1).flatten(1))
     gap = x * gap_weight.transpose([1, 0]).unsqueeze([2, 3])
     gmp = x * gmp_weight.transpose([1, 0]).unsqueeze([2, 3])
     return paddle.concat([gap, gmp], axis=1), paddle.concat([gap_logit, gmp_logit], axis=1)
