@@ -473,8 +473,18 @@ class ResBlock(nn.Layer):
 
 
 class StyleGAN2Discriminator(nn.Layer):
-    """image [N, 3, size, size] -> score [N, 1] (the residual D of config-f). Arguments as the generator's;
-    ``input_nc`` and ``image_size`` are accepted for the generation engine (which passes the generator's)."""
+    """image [N, 3, size, size] -> score [N, 1] (the residual D of config-f).
+
+    Args:
+        size: input side (8..1024, a power of two); the generation engine passes the generator's as image_size.
+        channel_multiplier: the reference's width factor for 64 px and up (2 = config-f).
+        channel_divisor: divide every width by this (small configs; 1 = the reference).
+        channels: explicit widths, one per resolution 4..size (overrides the two above).
+        stddev_group: minibatch standard deviation group size (the reference's 4).
+        input_nc: image channels (set from the generator by the engine).
+        image_size: overrides size (set from the generator by the engine).
+        n_classes: must be 0: the StyleGAN2 discriminator is unconditional.
+    """
 
     def __init__(self, size=256, channel_multiplier=2, channel_divisor=1, channels=None, stddev_group=4,
                  input_nc=3, image_size=None, n_classes=0):
