@@ -9,7 +9,9 @@ Every iteration, on a real batch x of size N:
 4. Every ``g_reg_every`` (4) G steps, path-length regularisation (sec. 3.2, eq. 4) on a batch of
    N / ``path_batch_shrink`` (2): a = E[(||J_w^T y||_2 - a_mean)^2], y ~ N(0, I) / sqrt(H W), the
    running mean a_mean with decay 0.01, weight ``path_regularize`` (2) times ``g_reg_every``.
-5. G_ema <- beta G_ema + (1 - beta) G, beta = 0.5 ** (N / (``ema_kimg`` * 1000)) (half-life 10k images).
+5. G_ema <- beta G_ema + (1 - beta) G, beta = 0.5 ** (N / (``ema_kimg`` * 1000)) (half-life 10k images);
+   with ``ema_rampup`` r (StyleGAN2-ADA's short-run setting, 0.05) the half-life is at most r times the
+   images seen so far.
 
 Adam (lr 0.002, betas (0, 0.99), eps 1e-8) with the lazy-regularisation correction: for c = k/(k+1),
 k the regularisation interval, lr * c and betas ** c (sec. 3.1). R1 and the path length are taken at
@@ -39,11 +41,13 @@ def r1_penalty(D, real):
     return (grad * grad).reshape([grad.shape[0], -1]).sum(axis=1).mean(), pred
 
 
-def path_length_penalty(fake, latents, mean_path_length, decay=0.01):
-    """StyleGAN2 eq. 4 as rosinality's ``g_path_regularize``: path lengths ||J_w^T y||, y ~ N(0, I)/sqrt(HW),
-    against their running mean (updated with ``decay``, kept differentiable as the reference).
-    Returns (penalty, new running mean as a float, mean path length)."""
-    noise = paddle.randn(fake.shape, dtype=fake.dtype) / math.sqrt(fake.shape[2] * fake.shape[3])
+def path_length_penalty(fake, latents, mean_path_length, decay=0.01, noise=None):
+    """StyleGAN2 eq. 4 as rosinality's ``g_path_regularize``: path lengths ||J_w^T y||, y ~ N(0, I)/sqrt(HW)
+    (``noise``: that N(0, I) draw, else a new one), against their running mean (updated with ``decay``,
+    kept differentiable as the reference). Returns (penalty, new running mean as a float, mean path length)."""
+    if noise is None:
+        noise = paddle.randn(fake.shape, dtype=fake.dtype)
+    noise = noise / math.sqrt(fake.shape[2] * fake.shape[3])
     grad, = paddle.grad((fake * noise).sum(), latents, create_graph=True)
     lengths = paddle.sqrt((grad * grad).sum(axis=2).mean(axis=1))
     path_mean = mean_path_length + decay * (lengths.mean() - mean_path_length)
@@ -72,11 +76,13 @@ class StyleGAN2Model(GANModel):
         d_reg_every, g_reg_every: lazy-regularisation intervals (16, 4).
         mixing: probability of style mixing (two z) in a training batch (0.9).
         ema_kimg: half-life of the generator EMA in thousands of images (10).
+        ema_rampup: cap the half-life at this fraction of the images seen so far (StyleGAN2-ADA's 0.05 for
+            short runs); null: no cap (the paper).
         n_visuals: fixed-noise samples in each training visuals grid.
     """
 
     def __init__(self, generator, discriminator, r1=10.0, path_regularize=2.0, path_batch_shrink=2, d_reg_every=16,
-                 g_reg_every=4, mixing=0.9, ema_kimg=10.0, n_visuals=16, is_train=True, seed=0):
+                 g_reg_every=4, mixing=0.9, ema_kimg=10.0, ema_rampup=None, n_visuals=16, is_train=True, seed=0):
         BaseModel.__init__(self)  # not GANModel's: no re-initialisation (equalised lr: N(0, 1) weights)
         g_cfg = dict(generator)
         name = g_cfg.pop("name")
@@ -103,6 +109,8 @@ class StyleGAN2Model(GANModel):
         self.r1, self.path_regularize, self.path_batch_shrink = float(r1), float(path_regularize), int(path_batch_shrink)
         self.d_reg_every, self.g_reg_every, self.mixing = int(d_reg_every), int(g_reg_every), float(mixing)
         self.ema_kimg = float(ema_kimg)
+        self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
+        self.images_seen = 0
         self.gan_mode, self.n_critic = "stylegan2", 1
         self.steps, self.mean_path_length = 0, 0.0
         self.last_losses = {}
@@ -177,17 +185,23 @@ class StyleGAN2Model(GANModel):
             self.last_losses.update(path=float(path_loss), path_length=path_length)
         set_requires_grad([D], True)
         # 5. the moving average of G
-        accumulate(self.nets["netG_ema"], G, 0.5 ** (n / (self.ema_kimg * 1000)))
+        self.images_seen += n
+        half_life = self.ema_kimg * 1000
+        if self.ema_rampup is not None:
+            half_life = min(half_life, self.images_seen * self.ema_rampup)
+        accumulate(self.nets["netG_ema"], G, 0.5 ** (n / max(half_life, 1e-8)))
         self.steps += 1
         losses.update(self.last_losses)
         return losses
 
     def extra_state(self):
-        return {"steps": self.steps, "mean_path_length": self.mean_path_length, "last": dict(self.last_losses)}
+        return {"steps": self.steps, "mean_path_length": self.mean_path_length, "last": dict(self.last_losses),
+                "images_seen": self.images_seen}
 
     def set_extra_state(self, state):
         self.steps = int(state.get("steps", 0))
         self.mean_path_length = float(state.get("mean_path_length", 0.0))
+        self.images_seen = int(state.get("images_seen", 0))
         self.last_losses = {k: float(v) for k, v in (state.get("last") or {}).items()}
 
     @paddle.no_grad()
