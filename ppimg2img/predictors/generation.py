@@ -73,14 +73,17 @@ class GANGeneratorPredictor:
         return out
 
 
-def _is_stylegan2(source):
+def _is_stylegan2(model, weights):
     """A zoo name of the StyleGAN2 family, or a file whose generator is a StyleGAN2 one."""
     from ..weights import zoo
     from ..weights.load import infer_arch, select_net
     from ..weights.reader import read_checkpoint
 
-    if not os.path.exists(source):
-        return zoo.get_entry(source).arch == "stylegan2"  # unknown names: UnknownModelError (a ValueError)
+    if model is not None:
+        return zoo.get_entry(model).arch == "stylegan2"  # unknown names: UnknownModelError (a ValueError)
+    if not os.path.isfile(weights):
+        return False  # the generic predictor says the file is missing
+    source = weights
     obj = read_checkpoint(source)
     if isinstance(obj, dict) and isinstance(obj.get("config"), dict):  # a ppimg2img training checkpoint
         return (obj["config"].get("model") or {}).get("name") == "StyleGAN2Model"
@@ -135,7 +138,7 @@ def generate_main(argv=None, prog="ppimg2img generate"):
     p.add_argument("--video", help="StyleGAN2: also write a latent walk through the samples' seeds (.mp4)")
     args = p.parse_args(argv)
     try:
-        if _is_stylegan2(args.model or args.weights):
+        if _is_stylegan2(args.model, args.weights):
             images = _stylegan2(args)
         else:
             if args.model or args.video or args.truncation != 1.0:
