@@ -2,16 +2,18 @@
 
     python benchmarks/run.py [--quick] [--families cyclegan pix2pix ugatit photo2cartoon dcgan] [--sizes 128 256]
                              [--dcgan-sizes 28 64] [--repeats 3] [--warmup 1] [--threads N]
-                             [--only train infer data] [--fast] [--torch PYTHON] [--output-dir benchmarks/results]
+                             [--only train infer data] [--fast] [--torch PYTHON] [--issue23] [--rounds R]
+                             [--output-dir benchmarks/results]
 
 Measures, per translation family and size: the training step (batch 1), generator inference latency (batch 1)
 and throughput (batch 4) in eager mode and in Paddle Inference with oneDNN (from a paddle.jit.save
 export), and data-loader throughput with 0 and 2 workers; for DCGAN (generation from noise) the
 training step at its configs' sizes and batches (28 px batch 64, 64 px batch 128). ``--torch PYTHON``
-adds a ``pytorch`` training row for CycleGAN, pix2pix and DCGAN: the original networks and step in
-PyTorch eager mode (benchmarks/torch_reference.py, run by that interpreter), the baseline of each
-Paddle row's "x PyTorch" ratios. Every case runs in a fresh process (forked
-from a server that imported Paddle once), so its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
+adds a ``pytorch`` training row for CycleGAN, pix2pix, U-GAT-IT, photo2cartoon and DCGAN and a ``pytorch``
+inference row for the translation families: the original networks and step in PyTorch eager mode
+(benchmarks/torch_reference.py, run by that interpreter), the baseline of each Paddle row's "x PyTorch"
+ratios; ``--issue23`` prints issue 23's tables with them in one command. Every case runs in a fresh
+process (forked from a server that imported Paddle once), so its peak resident memory is its own. Figures are medians over ``--repeats`` runs after
 ``--warmup`` runs. Writes ``benchmark.json`` and ``benchmark.md`` (``benchmark_quick.*`` with
 ``--quick``: tiny nets, 2 repetitions, for CI) to the output folder. See benchmarks/README.md.
 """
