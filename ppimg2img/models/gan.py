@@ -37,6 +37,18 @@ def critic_parameters(net):
     return [p for name, p in net.named_parameters() if not name.endswith(("._mean", "._variance"))]
 
 
+def real_images(batch, output_nc, image_size, made="makes"):
+    """A loader batch's ``image`` as a tensor, checked against what the generator ``made``: [C, H, W]."""
+    image = batch["image"]
+    real = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(image)
+    shape = [output_nc, image_size, image_size]
+    if list(real.shape[1:]) != shape:
+        raise ValueError(f"the dataset gives images of shape {list(real.shape[1:])} (C, H, W) but the generator "
+                         f"{made} {shape}: set the dataset's image_size/channels to the generator's "
+                         f"image_size/output_nc (or the other way)")
+    return real
+
+
 class GANModel(BaseModel):
     """G: z (and label) -> image; D: image (and label) -> score. See the module docstring.
 
@@ -108,13 +120,7 @@ class GANModel(BaseModel):
 
     def set_input(self, batch):
         """``batch['image']``: NCHW in [-1, 1]; ``batch['label']``: [N] ints (conditional models)."""
-        image = batch["image"]
-        self.real = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(image)
-        made = [self.output_nc, self.image_size, self.image_size]
-        if list(self.real.shape[1:]) != made:
-            raise ValueError(f"the dataset gives images of shape {list(self.real.shape[1:])} (C, H, W) but the "
-                             f"generator makes {made}: set the dataset's "
-                             f"image_size/channels to the generator's image_size/output_nc (or the other way)")
+        self.real = real_images(batch, self.output_nc, self.image_size)
         self.labels = None
         if self.n_classes:
             if "label" not in batch:

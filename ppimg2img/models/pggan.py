@@ -38,6 +38,7 @@ from ..utils.env import logger
 from ..utils.image_io import tensor_to_image
 from ..engine.checkpoint import CheckpointError
 from .base import BaseModel, set_requires_grad
+from .gan import real_images
 
 
 def training_schedule(images, image_size, start_resolution=4, stable_images=600000, fade_images=600000,
@@ -274,13 +275,7 @@ class PGGANModel(BaseModel):
     # ------------------------------------------------------------------ training
     def set_input(self, batch):
         """``batch['image']``: NCHW in [-1, 1] at the final size (``generator.image_size``)."""
-        image = batch["image"]
-        self.real = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(image)
-        made = [self.output_nc, self.image_size, self.image_size]
-        if list(self.real.shape[1:]) != made:
-            raise ValueError(f"the dataset gives images of shape {list(self.real.shape[1:])} (C, H, W) but the "
-                             f"generator grows to {made}: set the dataset's image_size/channels to the "
-                             f"generator's image_size/output_nc")
+        self.real = real_images(batch, self.output_nc, self.image_size, made="grows to")
 
     def discriminator_losses(self, reals, resolution):
         """D's terms on one minibatch at the current lod: W-distance parts, penalty, drift."""
