@@ -110,3 +110,67 @@ def test_cam_max_pooling_equals_max_over_the_plane():
     new_grad, = paddle.grad([cam[:, 1].sum()], [x])
     old_grad, = paddle.grad([old_logit.sum()], [x])
     np.testing.assert_array_equal(new_grad.numpy(), old_grad.numpy())
+
+
+def _pad_forward_backward(layer, x, weights):
+    x = paddle.to_tensor(x, stop_gradient=False)
+    y = layer(x)
+    (y * paddle.to_tensor(weights)).sum().backward()
+    return y.numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("shape, padding, mode", [((2, 3, 12, 10), 1, "reflect"), ((1, 4, 9, 11), [3, 2, 1, 3], "reflect"),
+                                                  ((1, 2, 7, 8), 2, "replicate")])
+def test_eager_slice_pad_equals_pad3d(monkeypatch, shape, padding, mode):
+    """ReflectPad2D's eager slices + concat: pad3d's values exactly; gradients within float32 rounding of
+    float64 (pad3d's own float32 gradient sums the up to 4 contributions of a pixel in another order)."""
+    import paddle.nn as nn
+
+    import ppimg2img.nets.conv as conv_module
+    from ppimg2img.nets.conv import ReflectPad2D
+
+    monkeypatch.setattr(conv_module, "SLICE_PAD_ELEMENTS", 1)  # these tiny maps take the slice path
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape) * 5
+    pl, pr, pt, pb = [padding] * 4 if isinstance(padding, int) else padding
+    weights = rng.standard_normal((shape[0], shape[1], shape[2] + pt + pb, shape[3] + pl + pr))
+    y_ref, g_ref = _pad_forward_backward(nn.Pad2D(padding, mode=mode), x, weights)  # float64
+    y_pad3d, g_pad3d = _pad_forward_backward(nn.Pad2D(padding, mode=mode), x.astype("float32"),
+                                             weights.astype("float32"))
+    y, g = _pad_forward_backward(ReflectPad2D(padding, mode=mode), x.astype("float32"), weights.astype("float32"))
+    assert np.array_equal(y, y_pad3d)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-7, atol=1e-6)
+    scale = np.abs(g_ref).max()
+    assert np.abs(g - g_ref).max() <= 1e-6 * scale and np.abs(g_pad3d - g_ref).max() <= 1e-6 * scale
+    assert np.abs(g - g_pad3d).max() <= 2e-6 * scale
+
+
+def test_small_or_static_pads_keep_pad3d(monkeypatch):
+    import ppimg2img.nets.conv as conv_module
+    from ppimg2img.nets.conv import ReflectPad2D
+
+    calls = []
+    monkeypatch.setattr(conv_module, "slice_pad_axis", lambda *a: calls.append(a) or a[0])
+    pad = ReflectPad2D(1, mode="reflect")
+    assert pad(paddle.zeros([1, 4, 8, 8])).shape == [1, 4, 10, 10] and not calls  # below SLICE_PAD_ELEMENTS
+    monkeypatch.setattr(conv_module, "SLICE_PAD_ELEMENTS", 1)
+    pad(paddle.zeros([1, 4, 8, 8]))
+    assert len(calls) == 2  # one concat per axis
+    assert ReflectPad2D(1, mode="constant")(paddle.ones([1, 1, 3, 3])).numpy()[0, 0, 0, 0] == 0  # pad3d
+
+
+def test_photo2cartoon_pads_are_slice_pads_and_export_as_slices():
+    import paddle.nn as nn
+
+    from ppimg2img.export.inference import SlicePad2D, inference_layers
+    from ppimg2img.nets.conv import ReflectPad2D
+    from ppimg2img.nets.photo2cartoon import Photo2CartoonGenerator
+
+    net = Photo2CartoonGenerator(ngf=4, img_size=32)
+    pads = [layer for layer in net.sublayers() if isinstance(layer, nn.Pad2D)]
+    # all but the 4 encoder ResnetBlocks' (U-GAT-IT's ResnetBlock, 2 pads each)
+    assert sum(isinstance(layer, ReflectPad2D) for layer in pads) == len(pads) - 8 > 100
+    with inference_layers(net, pool_norm=False):
+        assert sum(isinstance(layer, SlicePad2D) for layer in net.sublayers()) == len(pads)
+        assert not any(isinstance(layer, nn.Pad2D) for layer in net.sublayers())
+

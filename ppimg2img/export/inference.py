@@ -25,6 +25,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..nets.conv import slice_pad_axis as _pad_axis
 from ..nets.norm import PlaneInstanceNorm2D
 from ..utils.env import discard_stdout
 from .paddle_graph import ExportError, export_generator, model_files
@@ -52,23 +53,6 @@ class SlicePad2D(nn.Layer):
     def forward(self, x):
         left, right, top, bottom = self.padding
         return _pad_axis(_pad_axis(x, 3, left, right, self.mode), 2, top, bottom, self.mode)
-
-
-def _line(x, axis, i):
-    """Index ``i`` along ``axis`` (negative: from the end), keeping the axis."""
-    return paddle.slice(x, [axis], [i], [i + 1 if i != -1 else 2**31 - 1])
-
-
-@paddle.jit.not_to_static  # plain tensor ops and Python ints: tracing it as is is correct, and fast
-def _pad_axis(x, axis, before, after, mode):
-    if before == 0 and after == 0:
-        return x
-    if mode == "reflect":  # x[p], ..., x[1] | x | x[-2], ..., x[-1 - p]
-        parts = [_line(x, axis, i) for i in range(before, 0, -1)] + [x]
-        parts += [_line(x, axis, -1 - i) for i in range(1, after + 1)]
-    else:  # x[0] repeated | x | x[-1] repeated
-        parts = [_line(x, axis, 0)] * before + [x] + [_line(x, axis, -1)] * after
-    return paddle.concat(parts, axis=axis)
 
 
 class PoolInstanceNorm2D(nn.Layer):

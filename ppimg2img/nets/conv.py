@@ -1,10 +1,12 @@
-"""A convolution layer that keeps Paddle's eager CPU im2col buffer small."""
+"""A convolution layer that keeps Paddle's eager CPU im2col buffer small, and a faster eager reflection pad."""
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 #: largest im2col buffer (bytes per image) one eager CPU convolution call may unfold
 BAND_BYTES = 16 * 2**20
+#: eager reflect/replicate pads of at least this many elements run as slices + concat (:class:`SlicePadMixin`)
+SLICE_PAD_ELEMENTS = 2**18
 
 
 class BandedConv2D(nn.Conv2D):
@@ -49,3 +51,38 @@ class BandedConv2D(nn.Conv2D):
         if out_h <= 1 or row_bytes * out_h <= BAND_BYTES:
             return None
         return max(1, BAND_BYTES // row_bytes)
+
+
+def _line(x, axis, i):
+    """Index ``i`` along ``axis`` (negative: from the end), keeping the axis."""
+    return paddle.slice(x, [axis], [i], [i + 1 if i != -1 else 2**31 - 1])
+
+
+@paddle.jit.not_to_static  # plain tensor ops and Python ints: tracing it as is is correct, and fast
+def slice_pad_axis(x, axis, before, after, mode):
+    """Reflect (``x[p], ..., x[1] | x | x[-2], ..., x[-1 - p]``) or replicate padding of ``x`` along ``axis``
+    from slices and one concat: the same pixels as ``pad3d``."""
+    if before == 0 and after == 0:
+        return x
+    if mode == "reflect":
+        parts = [_line(x, axis, i) for i in range(before, 0, -1)] + [x]
+        parts += [_line(x, axis, -1 - i) for i in range(1, after + 1)]
+    else:  # x[0] repeated | x | x[-1] repeated
+        parts = [_line(x, axis, 0)] * before + [x] + [_line(x, axis, -1)] * after
+    return paddle.concat(parts, axis=axis)
+
+
+class ReflectPad2D(nn.Pad2D):
+    """``nn.Pad2D`` (same arguments, no parameters) that, in eager mode on the CPU, pads inputs of at
+    least :data:`SLICE_PAD_ELEMENTS` elements (NCHW, 'reflect' or 'replicate') with slices and a concat:
+    the same values, and the same gradients (each is a sum of at most 4 of the output's, taken in an
+    order that gives the same float32 sum), in about half ``pad3d``'s forward + backward time on a
+    32x128x128 map (slower on small maps, which keep ``pad3d``). Static graphs run ``pad3d``."""
+
+    def forward(self, x):
+        if (not paddle.in_dynamic_mode() or self._mode not in ("reflect", "replicate")
+                or self._data_format != "NCHW" or x.ndim != 4 or x.size < SLICE_PAD_ELEMENTS
+                or not isinstance(self.padding, (int, list, tuple)) or not x.place.is_cpu_place()):
+            return super().forward(x)
+        left, right, top, bottom = [self.padding] * 4 if isinstance(self.padding, int) else self.padding
+        return slice_pad_axis(slice_pad_axis(x, 3, left, right, self._mode), 2, top, bottom, self._mode)

@@ -11,6 +11,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.nn import initializer as I
 
+from .conv import ReflectPad2D
 from .norm import plane_mean
 from .ugatit import (ILN, ResnetBlock, RhoClipper, Upsample2x, _conv, _instance_norm, adaILN, check_full_size,
                      class_activation, torch_default_init, upsample_nearest2x)
@@ -26,7 +27,7 @@ class ConvBlock(nn.Layer):
         self.dim_out = dim_out
 
         def stage(cin, cout):
-            return nn.Sequential(_instance_norm(cin), nn.ReLU(), nn.Pad2D(1, mode="reflect"), _conv(cin, cout, 3))
+            return nn.Sequential(_instance_norm(cin), nn.ReLU(), ReflectPad2D(1, mode="reflect"), _conv(cin, cout, 3))
         self.ConvBlock1 = stage(dim_in, dim_out // 2)
         self.ConvBlock2 = stage(dim_out // 2, dim_out // 4)
         self.ConvBlock3 = stage(dim_out // 4, dim_out // 4)
@@ -117,11 +118,11 @@ class ResnetSoftAdaLINBlock(nn.Layer):
 
     def __init__(self, dim, use_bias=False):
         super().__init__()
-        self.pad1 = nn.Pad2D(1, mode="reflect")
+        self.pad1 = ReflectPad2D(1, mode="reflect")
         self.conv1 = _conv(dim, dim, 3, bias=use_bias)
         self.norm1 = SoftAdaLIN(dim)
         self.relu1 = nn.ReLU()
-        self.pad2 = nn.Pad2D(1, mode="reflect")
+        self.pad2 = ReflectPad2D(1, mode="reflect")
         self.conv2 = _conv(dim, dim, 3, bias=use_bias)
         self.norm2 = SoftAdaLIN(dim)
 
@@ -155,12 +156,12 @@ class Photo2CartoonGenerator(nn.Layer):
             raise ValueError(f"img_size must be a multiple of 16 (the hourglass halves the image 4 times), "
                              f"got {img_size}")
         self.light, self.img_size = light, img_size
-        self.ConvBlock1 = nn.Sequential(nn.Pad2D(3, mode="reflect"), _conv(3, ngf, 7), _instance_norm(ngf), nn.ReLU())
+        self.ConvBlock1 = nn.Sequential(ReflectPad2D(3, mode="reflect"), _conv(3, ngf, 7), _instance_norm(ngf), nn.ReLU())
         self.HourGlass1 = HourGlass(ngf, ngf)
         self.HourGlass2 = HourGlass(ngf, ngf)
-        self.DownBlock1 = nn.Sequential(nn.Pad2D(1, mode="reflect"), _conv(ngf, ngf * 2, 3, stride=2),
+        self.DownBlock1 = nn.Sequential(ReflectPad2D(1, mode="reflect"), _conv(ngf, ngf * 2, 3, stride=2),
                                         _instance_norm(ngf * 2), nn.ReLU())
-        self.DownBlock2 = nn.Sequential(nn.Pad2D(1, mode="reflect"), _conv(ngf * 2, ngf * 4, 3, stride=2),
+        self.DownBlock2 = nn.Sequential(ReflectPad2D(1, mode="reflect"), _conv(ngf * 2, ngf * 4, 3, stride=2),
                                         _instance_norm(ngf * 4), nn.ReLU())
         dim = ngf * 4
         for i in range(1, 5):
@@ -173,13 +174,13 @@ class Photo2CartoonGenerator(nn.Layer):
         self.FC = nn.Sequential(nn.Linear(fc_in, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
         for i in range(1, 5):
             setattr(self, f"DecodeBlock{i}", ResnetSoftAdaLINBlock(dim))
-        self.UpBlock1 = nn.Sequential(Upsample2x(), nn.Pad2D(1, mode="reflect"), _conv(dim, ngf * 2, 3),
+        self.UpBlock1 = nn.Sequential(Upsample2x(), ReflectPad2D(1, mode="reflect"), _conv(dim, ngf * 2, 3),
                                       ILN(ngf * 2), nn.ReLU())
-        self.UpBlock2 = nn.Sequential(Upsample2x(), nn.Pad2D(1, mode="reflect"), _conv(ngf * 2, ngf, 3),
+        self.UpBlock2 = nn.Sequential(Upsample2x(), ReflectPad2D(1, mode="reflect"), _conv(ngf * 2, ngf, 3),
                                       ILN(ngf), nn.ReLU())
         self.HourGlass3 = HourGlass(ngf, ngf)
         self.HourGlass4 = HourGlass(ngf, ngf, use_res=False)
-        self.ConvBlock2 = nn.Sequential(nn.Pad2D(3, mode="reflect"), _conv(3, 3, 7), nn.Tanh())
+        self.ConvBlock2 = nn.Sequential(ReflectPad2D(3, mode="reflect"), _conv(3, 3, 7), nn.Tanh())
         torch_default_init(self)
 
     def forward(self, x):
