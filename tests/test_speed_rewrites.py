@@ -174,3 +174,15 @@ def test_photo2cartoon_pads_are_slice_pads_and_export_as_slices():
         assert sum(isinstance(layer, SlicePad2D) for layer in net.sublayers()) == len(pads)
         assert not any(isinstance(layer, nn.Pad2D) for layer in net.sublayers())
 
+
+def test_convolutions_just_over_the_band_limit_run_in_one_call(monkeypatch):
+    """Bands only above BAND_ABOVE x BAND_BYTES: just over the limit, one call (no full-size slice gradients)."""
+    import ppimg2img.nets.conv as conv_module
+    from ppimg2img.nets.conv import BandedConv2D
+
+    conv = BandedConv2D(4, 3, 3)
+    x = paddle.zeros([1, 4, 22, 12])  # 20 x 10 outputs, each row unfolds 4*3*3*10*4 = 1440 bytes
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 1440 * 20 // conv_module.BAND_ABOVE)
+    assert conv._band_rows(x) is None
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 1440 * 20 // conv_module.BAND_ABOVE - 1)
+    assert conv._band_rows(x) == (1440 * 20 // conv_module.BAND_ABOVE - 1) // 1440
