@@ -186,3 +186,37 @@ def test_convolutions_just_over_the_band_limit_run_in_one_call(monkeypatch):
     assert conv._band_rows(x) is None
     monkeypatch.setattr(conv_module, "BAND_BYTES", 1440 * 20 // conv_module.BAND_ABOVE - 1)
     assert conv._band_rows(x) == (1440 * 20 // conv_module.BAND_ABOVE - 1) // 1440
+
+
+def test_predictors_export_ugatit_and_photo2cartoon_at_their_fixed_size(tmp_path):
+    """Every input resized to ``size``: the export fixes it (row-then-column pooled plane means), the cache tag
+    names it, and translate() runs any other size in eager mode; native_size keeps sizes dynamic."""
+    import ppimg2img
+    from ppimg2img.export.inference import is_current
+    from ppimg2img.nets import build_generator
+    from ppimg2img.weights.load import save_converted
+
+    paddle.seed(13)
+    kwargs = {"ngf": 4, "n_blocks": 2, "img_size": 32, "light": True}
+    net = build_generator("ugatit", **kwargs)
+    net.eval()
+    weights = save_converted(net, str(tmp_path / "ugatit.pdparams"), "ugatit", kwargs)
+    p = ppimg2img.UGATITPredictor(weights=weights, backend="inference", progress=False)
+    prefix = p._export_prefix()
+    assert p._export_side() == 32 and prefix.endswith("ugatit_AtoB_32/model")
+    assert is_current(prefix, _fingerprint_of(p), image_size=32) and not is_current(prefix, _fingerprint_of(p))
+    rng = np.random.default_rng(5)
+    for side in (32, 24):  # 32: the exported graph; 24: eager
+        x = rng.uniform(-1, 1, (1, 3, side, side)).astype("float32")
+        with paddle.no_grad():
+            want = net(paddle.to_tensor(x))[0].numpy()
+        np.testing.assert_allclose(p._forward(x), want, atol=2e-5)
+    native = ppimg2img.UGATITPredictor(weights=weights, backend="eager", native_size=True, progress=False)
+    assert native._export_side() is None and native._export_prefix().endswith("ugatit_AtoB/model")
+
+
+def _fingerprint_of(predictor):
+    from ppimg2img.export.inference import weights_fingerprint
+
+    arch = f"{predictor.arch} {sorted(predictor.arch_kwargs.items())} {predictor.direction}"
+    return weights_fingerprint(predictor.weights_file, arch)
