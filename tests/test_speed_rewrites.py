@@ -119,7 +119,8 @@ def _pad_forward_backward(layer, x, weights):
     return y.numpy(), x.grad.numpy()
 
 
-@pytest.mark.parametrize("shape, padding, mode", [((2, 3, 12, 10), 1, "reflect"), ((1, 4, 9, 11), [3, 2, 1, 3], "reflect"),
+@pytest.mark.parametrize("shape, padding, mode", [((2, 3, 12, 10), 1, "reflect"),
+                                                  ((1, 4, 9, 11), [3, 2, 1, 3], "reflect"),
                                                   ((1, 2, 7, 8), 2, "replicate")])
 def test_eager_slice_pad_equals_pad3d(monkeypatch, shape, padding, mode):
     """ReflectPad2D's eager slices + concat: pad3d's values exactly; gradients within float32 rounding of

@@ -23,7 +23,8 @@ class BandedConv2D(nn.Conv2D):
     and 822 MB at 256x256, most of a training step's peak memory. Each band unfolds at most
     :data:`BAND_BYTES`; every output pixel is the same dot product as in one call, and the weight
     gradient is summed over the bands, so results equal ``nn.Conv2D``'s within float rounding.
-    Bands are used only where one call would unfold over :data:`BAND_ABOVE` times that, only for unpadded convolutions (the generators pad with ``Pad2D`` first);
+    Bands are used only where one call would unfold over :data:`BAND_ABOVE` times that, only for unpadded
+    convolutions (the generators pad with ``Pad2D`` first);
     static graphs (export, ``train.fast``) and GPUs run the plain convolution.
     """
 

@@ -156,7 +156,8 @@ class Photo2CartoonGenerator(nn.Layer):
             raise ValueError(f"img_size must be a multiple of 16 (the hourglass halves the image 4 times), "
                              f"got {img_size}")
         self.light, self.img_size = light, img_size
-        self.ConvBlock1 = nn.Sequential(ReflectPad2D(3, mode="reflect"), _conv(3, ngf, 7), _instance_norm(ngf), nn.ReLU())
+        self.ConvBlock1 = nn.Sequential(ReflectPad2D(3, mode="reflect"), _conv(3, ngf, 7), _instance_norm(ngf),
+                                        nn.ReLU())
         self.HourGlass1 = HourGlass(ngf, ngf)
         self.HourGlass2 = HourGlass(ngf, ngf)
         self.DownBlock1 = nn.Sequential(ReflectPad2D(1, mode="reflect"), _conv(ngf, ngf * 2, 3, stride=2),
