@@ -169,6 +169,7 @@ class ModulatedConv2d(nn.Layer):
         #: demodulate the output around one shared convolution (its ``fused=False``; any batch size in
         #: an exported graph). The same numbers within float32 rounding.
         self.fused = True
+        self.fused_before = True  # what set_second_order(on=False) restores
 
     def extra_repr(self):
         return (f"{self.in_channel}, {self.out_channel}, {self.kernel_size}, upsample={self.upsample}, "

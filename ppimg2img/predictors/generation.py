@@ -73,34 +73,27 @@ class GANGeneratorPredictor:
         return out
 
 
-def _is_stylegan2(model, weights):
-    """A zoo name of the StyleGAN2 family, or a file whose generator is a StyleGAN2 one."""
+def _predictor(args):
+    """The file (or StyleGAN2 zoo model) loaded once: a StyleGAN2Predictor for StyleGAN2 generators,
+    else a GANGeneratorPredictor."""
+    from ..nets.stylegan2 import StyleGAN2Generator
     from ..weights import zoo
-    from ..weights.load import infer_arch, select_net
-    from ..weights.reader import read_checkpoint
-
-    if model is not None:
-        return zoo.get_entry(model).arch == "stylegan2"  # unknown names: UnknownModelError (a ValueError)
-    if not os.path.isfile(weights):
-        return False  # the generic predictor says the file is missing
-    source = weights
-    obj = read_checkpoint(source)
-    if isinstance(obj, dict) and isinstance(obj.get("config"), dict):  # a ppimg2img training checkpoint
-        return (obj["config"].get("model") or {}).get("name") == "StyleGAN2Model"
-    state, _ = select_net(obj, source=source)
-    try:
-        return infer_arch(state)[0] == "stylegan2"
-    except (ValueError, RuntimeError):  # not a known generator: the generic loader says so, naming the file
-        return False
-
-
-def _stylegan2(args):
-    """``ppimg2img generate`` for StyleGAN2: image i from seed ``seed + i`` (NVlabs' seeds)."""
     from .stylegan2 import StyleGAN2Predictor
 
+    if args.model is not None:
+        entry = zoo.get_entry(args.model)  # unknown names: UnknownModelError (a ValueError)
+        if entry.arch != "stylegan2":
+            raise ValueError(f"--model {args.model} is a {entry.family} translation model; `ppimg2img generate` "
+                             f"takes the StyleGAN2 ones (`ppimg2img models --family stylegan2`)")
+        return StyleGAN2Predictor(model=args.model, device=args.device)
+    predictor = GANGeneratorPredictor(args.weights, device=args.device)
+    return StyleGAN2Predictor(net=predictor.net) if isinstance(predictor.net, StyleGAN2Generator) else predictor
+
+
+def _stylegan2(predictor, args):
+    """``ppimg2img generate`` for StyleGAN2: image i from seed ``seed + i`` (NVlabs' seeds)."""
     if args.label is not None:
         raise ValueError("StyleGAN2 generators are unconditional: leave out --class")
-    predictor = StyleGAN2Predictor(model=args.model, weights=args.weights, device=args.device)
     seeds = list(range(args.seed, args.seed + args.n))
     images = predictor.generate(seeds, truncation=args.truncation)
     if args.video:
@@ -138,12 +131,12 @@ def generate_main(argv=None, prog="ppimg2img generate"):
     p.add_argument("--video", help="StyleGAN2: also write a latent walk through the samples' seeds (.mp4)")
     args = p.parse_args(argv)
     try:
-        if _is_stylegan2(args.model, args.weights):
-            images = _stylegan2(args)
+        predictor = _predictor(args)
+        if hasattr(predictor, "style_mix"):  # a StyleGAN2Predictor
+            images = _stylegan2(predictor, args)
         else:
-            if args.model or args.video or args.truncation != 1.0:
-                raise ValueError("--model, --video and --truncation are for StyleGAN2 generators")
-            predictor = GANGeneratorPredictor(args.weights, device=args.device)
+            if args.video or args.truncation != 1.0:
+                raise ValueError("--video and --truncation are for StyleGAN2 generators")
             images = predictor.generate(args.n, seed=args.seed, labels=args.label)
     except (OSError, ValueError, RuntimeError) as err:  # missing/corrupt/hostile file, wrong model, bad class
         print(f"error: {err}", file=sys.stderr)

@@ -31,29 +31,33 @@ class StyleGAN2Predictor:
         model: a zoo name (``ppimg2img models stylegan2`` lists them); default PaddleGAN's FFHQ
             1024 release (downloaded once).
         weights: a local file instead of ``model``.
+        net: an already loaded StyleGAN2 generator instead of either.
         device: 'cpu', 'gpu' or None (GPU when there is one).
         noise_mode: 'const' (the file's noise: reproducible), 'random' or 'none'.
         batch_size: images per forward pass.
     """
 
-    def __init__(self, model=None, weights=None, device=None, noise_mode="const", batch_size=4):
+    def __init__(self, model=None, weights=None, device=None, noise_mode="const", batch_size=4, net=None):
         from ..engine.checkpoint import CheckpointError
         from ..nets.stylegan2 import NOISE_MODES, StyleGAN2Generator
         from ..utils.env import set_device
         from ..weights import load_generator
 
-        if model is not None and weights is not None:
-            raise ValueError("give model= (a zoo name) or weights= (a file), not both")
+        if sum(x is not None for x in (model, weights, net)) > 1:
+            raise ValueError("give model= (a zoo name) or weights= (a file), not both; or net= (a loaded "
+                             "generator) alone")
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
-        source = os.fspath(weights) if weights is not None else (model or DEFAULT_MODEL)
+        source = "net=" if net is not None else os.fspath(weights) if weights is not None else (model or DEFAULT_MODEL)
         if weights is not None and not os.path.isfile(source):
             raise FileNotFoundError(f"weights file not found: {source}")
-        set_device(device)
-        try:
-            self.net = load_generator(source)
-        except CheckpointError as err:  # e.g. a discriminator's or another family's file
-            raise ValueError(f"{source}: not a StyleGAN2 generator file ({err})") from err
+        if net is None:
+            set_device(device)
+            try:
+                net = load_generator(source)
+            except CheckpointError as err:  # e.g. a discriminator's or another family's file
+                raise ValueError(f"{source}: not a StyleGAN2 generator file ({err})") from err
+        self.net = net
         if not isinstance(self.net, StyleGAN2Generator):
             raise ValueError(f"{source}: holds a {type(self.net).__name__}, not a StyleGAN2 generator")
         self.noise_mode, self.batch_size = noise_mode, int(batch_size)
