@@ -175,11 +175,12 @@ def test_unsupported_settings_are_refused():
 
 
 def test_trainer_switch(tmp_path):
-    """train.fast: true turns the static step on (its training is tested above); off by default."""
+    """train.fast: true turns the static step on (its training is tested above); the default 'auto' decides
+    when training starts (tests/test_fast_auto.py)."""
     cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", f"output_dir={tmp_path / 'run'}"])
     assert Trainer(cfg).model.fast_step is not None
     cfg = load_config(tiny_cyclegan_config(tmp_path), [f"output_dir={tmp_path / 'run1'}"])
-    assert cfg["train"]["fast"] is False and Trainer(cfg).model.fast_step is None
+    assert cfg["train"]["fast"] == "auto" and Trainer(cfg).model.fast_step is None
     cfg = load_config(tiny_cyclegan_config(tmp_path), ["train.fast=true", "model.gan_mode=wgangp",
                                                        f"output_dir={tmp_path / 'run2'}"])
     with pytest.raises(ConfigError, match="wgangp"):

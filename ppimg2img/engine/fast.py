@@ -25,6 +25,7 @@ eager one. Not supported (``FastPathError``): ``gan_mode: wgangp`` (double backw
 families, multi-process training.
 """
 import contextlib
+import os
 import types
 
 import numpy as np
@@ -264,6 +265,95 @@ class _Program:
         self.params[opt_name] = params
 
 
+def check_supported(model):
+    """Raise :class:`FastPathError` (saying why and what to set) unless ``model`` can train with
+    :class:`StaticTrainStep` here: a CycleGAN or pix2pix/colorization model after ``setup_training``,
+    not ``gan_mode: wgangp``, on the CPU."""
+    from ..models.cyclegan import CycleGANModel
+    from ..models.pix2pix import Pix2PixModel
+    if not hasattr(model, "optimizer_groups"):
+        raise FastPathError("train.fast: call model.setup_training(...) before set_fast()")
+    if not isinstance(model, (CycleGANModel, Pix2PixModel)):
+        raise FastPathError(f"train.fast supports CycleGAN and pix2pix/colorization models, not "
+                            f"{type(model).__name__}: set train.fast: false")
+    if model.init_args.get("gan_mode") == "wgangp":
+        raise FastPathError("train.fast does not support gan_mode 'wgangp' (its gradient penalty needs a "
+                            "double backward): set train.fast: false")
+    if paddle.get_device() != "cpu":
+        raise FastPathError(f"train.fast runs on the CPU (oneDNN); the device is {paddle.get_device()}: "
+                            "set train.fast: false or device: cpu")
+
+
+def model_width(model):
+    """The generator's ``ngf`` (64 when the config leaves it out, the original default)."""
+    gen = model.init_args.get("generator") or {}
+    return int(gen.get("ngf", 64)) if isinstance(gen, dict) else 64
+
+
+def estimate_peak_mb(model, batch_size, height, width):
+    """Estimated peak RSS (MiB) of a CycleGAN process training with :class:`StaticTrainStep`, for ``train.fast:
+    auto``. The larger of two phases, fitted to peak RSS measured on this project's CPU machine (2026-12-05,
+    resnet_6blocks at ngf 16/32/64 and 64-256 px, resnet_9blocks at ngf 16/64 and 64-128 px; batch 1 and 2;
+    the measurements are in benchmarks/README.md):
+
+    - the first step, which builds the programs: 1770 MiB for resnet_6blocks, + 312 MiB per further residual
+      block (it grows with the number of ops, not with the image size), + 15.5 MiB per million parameters;
+    - the steps after it: 700 MiB, + 174 MiB per residual block beyond 6, + 38 MiB per million parameters
+      (the eager parameters, gradients and Adam moments and oneDNN's reordered copies of the weights: ~10
+      floats per parameter) + 1220 MiB per million ``batch x height x width x ngf`` (activations, their
+      gradients and oneDNN's reordered copies: ~1.3 KB each).
+
+    Parameters are those of all four nets (G_A, G_B, D_A, D_B). Generators other than ``resnet_<n>blocks``
+    count as 6 blocks. Measured against estimated: within 10% from 64 to 256 px (resnet_9blocks 256 px,
+    ngf 64: 7.4 GB estimated, 7.9 GB measured; ``train.fast: auto`` adds a 25% margin)."""
+    import re
+    gen = model.init_args.get("generator") or {}
+    found = re.fullmatch(r"resnet_(\d+)blocks", str(gen.get("name", "")) if isinstance(gen, dict) else "")
+    extra_blocks = int(found.group(1)) - 6 if found else 0
+    params = sum(int(p.size) for net in model.nets.values() for p in net.parameters() if not p.stop_gradient)
+    units = batch_size * height * width * model_width(model)
+    build = 1770 + 312 * extra_blocks + 15.5 * params / 1e6
+    steady = 700 + 174 * extra_blocks + 38 * params / 1e6 + 1220 * units / 1e6
+    return max(build, steady)
+
+
+def _read_number(path, key=None):
+    """An integer from a /proc or /sys file: the whole file, or the line ``key value`` (None if unreadable)."""
+    try:
+        with open(path) as f:
+            if key is None:
+                return int(f.read().split()[0])
+            for line in f:
+                parts = line.replace(":", " ").split()
+                if parts and parts[0] == key:
+                    return int(parts[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def available_memory_mb():
+    """Memory this process can still take (MiB): ``MemAvailable`` of /proc/meminfo, lowered to the room
+    left under a cgroup (container) memory limit if there is one; None where /proc/meminfo cannot be read
+    (not Linux)."""
+    kib = _read_number("/proc/meminfo", "MemAvailable")
+    if kib is None:
+        return None
+    available = kib / 1024
+    for limit_file, usage_file, inactive_key in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current",
+                                                  "inactive_file"),
+                                                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                                  "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+                                                  "total_inactive_file")):
+        limit, usage = _read_number(limit_file), _read_number(usage_file)
+        if limit is None or usage is None or limit >= 2**60:  # 'max' (unreadable as a number) or no limit
+            continue
+        stat = os.path.join(os.path.dirname(limit_file), "memory.stat")
+        usage -= _read_number(stat, inactive_key) or 0  # page cache the kernel can drop
+        available = min(available, max(limit - usage, 0) / 2**20)
+    return available
+
+
 class StaticTrainStep:
     """The training step of ``model`` (CycleGAN, pix2pix, colorization) as static programs on oneDNN.
 
@@ -274,23 +364,12 @@ class StaticTrainStep:
 
     def __init__(self, model):
         from ..models.cyclegan import CycleGANModel
-        from ..models.pix2pix import Pix2PixModel
         from .checkpoint import optimizer_state
-        if not hasattr(model, "optimizer_groups"):
-            raise FastPathError("train.fast: call model.setup_training(...) before set_fast()")
+        check_supported(model)
         if isinstance(model, CycleGANModel):
             self.bodies, self._step = {"G": _cyclegan_g, "D": _cyclegan_d}, self._cyclegan_step
-        elif isinstance(model, Pix2PixModel):
-            self.bodies, self._step = {"GD": _pix2pix}, self._pix2pix_step
         else:
-            raise FastPathError(f"train.fast supports CycleGAN and pix2pix/colorization models, not "
-                                f"{type(model).__name__}: set train.fast: false")
-        if model.init_args.get("gan_mode") == "wgangp":
-            raise FastPathError("train.fast does not support gan_mode 'wgangp' (its gradient penalty needs a "
-                                "double backward): set train.fast: false")
-        if paddle.get_device() != "cpu":
-            raise FastPathError(f"train.fast runs on the CPU (oneDNN); the device is {paddle.get_device()}: "
-                                "set train.fast: false or device: cpu")
+            self.bodies, self._step = {"GD": _pix2pix}, self._pix2pix_step
         self.model = model
         self.scope = paddle.static.Scope()
         self.exe = paddle.static.Executor(paddle.CPUPlace())
@@ -357,7 +436,8 @@ class StaticTrainStep:
         from .checkpoint import optimizer_state
         if self.params is None:
             return {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v
-                    for k, v in self.pending.get(opt_name, {}).items()} or optimizer_state(self.model.optimizers[opt_name])
+                    for k, v in self.pending.get(opt_name, {}).items()} or \
+                optimizer_state(self.model.optimizers[opt_name])
         state = optimizer_state(self.model.optimizers[opt_name])  # LR scheduler entry, format
         for i, p in enumerate(self.params[opt_name]):
             for suffix in ADAM_STATE:
@@ -424,7 +504,8 @@ def _cyclegan_g(prog):
     set_requires_grad([tw.nets["netD_A"], tw.nets["netD_B"]], False)
     losses = tw.generator_losses()
     prog.minimize("G", sum(losses.values()))  # not add_n: oneDNN's add_n fails on 0-D tensors
-    images = {"image_" + k: getattr(tw, k) for k in ("fake_B", "rec_A", "fake_A", "rec_B", "idt_A", "idt_B") if hasattr(tw, k)}
+    images = {"image_" + k: getattr(tw, k) for k in ("fake_B", "rec_A", "fake_A", "rec_B", "idt_A", "idt_B")
+              if hasattr(tw, k)}
     return {**losses, **images}
 
 

@@ -67,17 +67,24 @@ CONFIG_SCHEMA = Section({
         "num_workers": Field(int, 2, minimum=0, help="data-loading worker processes (0: load in the main process)"),
         "log_interval": Field(int, 100, minimum=1, help="log losses every N iterations"),
         "visual_interval": Field(int, 400, minimum=1, help="save a visuals grid every N iterations"),
-        "save_epoch_interval": Field(int, 5, minimum=1, help="keep a checkpoint every N epochs (latest is always kept)"),
+        "save_epoch_interval": Field(int, 5, minimum=1,
+                                     help="keep a checkpoint every N epochs (latest is always kept)"),
         "save_latest_interval": Field(int, 5000, minimum=1, help="also refresh 'latest' every N iterations"),
         "eval_at_end": Field(bool, True, help="evaluate on dataset.test when training ends"),
         "visualdl": Field(bool, False, help="write VisualDL scalars (pip install visualdl)"),
         "sync_batchnorm": Field(bool, False, help="multi-process runs: BatchNorm statistics over the global "
                                                   "batch (SyncBatchNorm, GPU); no effect in one process"),
-        "fast": Field(bool, False, help="CPU: run each training step as static programs on oneDNN kernels "
-                                        "(CycleGAN, pix2pix, colorization; CycleGAN steps 2.3-2.5x faster, pix2pix no "
-                                        "faster; same losses and updates within float rounding, dropout masks from another random stream; "
-                                        "1.4-2.2x the memory, a 20-60 s build at the first step; "
-                                        "single process, not with gan_mode wgangp). See ppimg2img/engine/fast.py"),
+        "fast": Field((bool, str), "auto", choices=(True, False, "auto"),
+                      help="the training step: true runs it as static programs on oneDNN kernels (CPU; CycleGAN, "
+                           "pix2pix, colorization; CycleGAN steps 2.3-2.5x faster, pix2pix no faster; same losses "
+                           "and updates within float rounding, dropout masks from another random stream; 2-2.3x the "
+                           "eager step's memory for CycleGAN; the first step builds the programs, 15-60 s; single "
+                           "process, not with gan_mode wgangp), false the eager step (about PyTorch's memory). "
+                           "'auto' takes the static step for CycleGAN runs of at least 1000 iterations on a "
+                           "fixed-size crop, with batch x crop_size^2 x ngf of at least 128x128x16 (smaller steps "
+                           "are no faster), when its estimated peak memory plus 25% fits in the available memory "
+                           "(resnet_9blocks at 256 px: about 9 GB), else the eager step; the training log "
+                           "says which and why. See ppimg2img/engine/fast.py and benchmarks/README.md"),
         "eval_epoch_interval": Field(int, None, minimum=1,
                                      help="also evaluate on dataset.test every N epochs (eval/epoch_NNN/)"),
     }),
