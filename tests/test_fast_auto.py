@@ -47,8 +47,8 @@ def test_config_values(tmp_path):
 
 def test_long_cyclegan_run_with_memory_takes_the_fast_step(plenty):
     model = _model()
-    use, line = auto_fast_choice(model, 200_000, 1, (256, 256))  # 256 x 256 x ngf 4 = AUTO_FAST_MIN_WORK
-    need = fast.estimate_peak_mb(model, 1, 256, 256)
+    use, line = auto_fast_choice(model, 200_000, 1, (1024, 1024))  # 1024^2 x ngf 4^2 = AUTO_FAST_MIN_WORK
+    need = fast.estimate_peak_mb(model, 1, 1024, 1024)
     assert use
     assert line == (f"train.fast auto: static oneDNN step (1.5-2.5x faster than eager on CPU; needs about "
                     f"{need / 1024:.1f} GB, 64.0 GB available; the first step builds it); set train.fast: false "
@@ -59,9 +59,9 @@ def test_long_cyclegan_run_with_memory_takes_the_fast_step(plenty):
 def test_too_little_or_unknown_memory_keeps_eager(monkeypatch, available, shown):
     monkeypatch.setattr(fast, "available_memory_mb", lambda: available)
     model = _model()
-    need = fast.estimate_peak_mb(model, 1, 256, 256)
-    assert need * trainer_mod.AUTO_FAST_MEMORY_MARGIN > 2000  # 1.8 GB (the build) x 1.25
-    use, line = auto_fast_choice(model, 200_000, 1, (256, 256))
+    need = fast.estimate_peak_mb(model, 1, 1024, 1024)
+    assert need * trainer_mod.AUTO_FAST_MEMORY_MARGIN > 2000
+    use, line = auto_fast_choice(model, 200_000, 1, (1024, 1024))
     assert not use
     assert line.startswith("train.fast auto: eager step (") and shown in line
     assert f"needs about {need / 1024:.1f} GB" in line and line.endswith("set train.fast: true to use the "
@@ -70,33 +70,33 @@ def test_too_little_or_unknown_memory_keeps_eager(monkeypatch, available, shown)
 
 def test_memory_margin_boundary(monkeypatch):
     model = _model()
-    need = fast.estimate_peak_mb(model, 1, 256, 256) * trainer_mod.AUTO_FAST_MEMORY_MARGIN
+    need = fast.estimate_peak_mb(model, 1, 1024, 1024) * trainer_mod.AUTO_FAST_MEMORY_MARGIN
     monkeypatch.setattr(fast, "available_memory_mb", lambda: need)
-    assert auto_fast_choice(model, 200_000, 1, (256, 256))[0]
+    assert auto_fast_choice(model, 200_000, 1, (1024, 1024))[0]
     monkeypatch.setattr(fast, "available_memory_mb", lambda: need - 1)
-    assert not auto_fast_choice(model, 200_000, 1, (256, 256))[0]
+    assert not auto_fast_choice(model, 200_000, 1, (1024, 1024))[0]
 
 
 def test_short_runs_small_steps_and_varying_sizes_keep_eager(plenty):
     model = _model()
-    use, line = auto_fast_choice(model, trainer_mod.AUTO_FAST_MIN_ITERS - 1, 1, (256, 256))
+    use, line = auto_fast_choice(model, trainer_mod.AUTO_FAST_MIN_ITERS - 1, 1, (1024, 1024))
     assert not use and "999 iterations do not repay the static step's 15-60 s build: auto uses it from 1000" in line
-    assert auto_fast_choice(model, trainer_mod.AUTO_FAST_MIN_ITERS, 1, (256, 256))[0]
-    use, line = auto_fast_choice(model, 200_000, 1, (128, 128))  # 128 x 128 x 4: a quarter of the minimum work
-    assert not use and "batch 1 x 128x128 px x ngf 4, is no faster as static programs" in line
-    assert auto_fast_choice(model, 200_000, 4, (128, 128))[0]  # the batch counts
+    assert auto_fast_choice(model, trainer_mod.AUTO_FAST_MIN_ITERS, 1, (1024, 1024))[0]
+    use, line = auto_fast_choice(model, 200_000, 1, (512, 512))  # a quarter of the minimum work
+    assert not use and "batch 1 x 512x512 px at ngf 4, is no faster as static programs" in line
+    assert auto_fast_choice(model, 200_000, 4, (512, 512))[0]  # the batch counts
     use, line = auto_fast_choice(model, 200_000, 1, None)
     assert not use and "no fixed size" in line
 
 
 def test_other_models_settings_and_processes_keep_eager(plenty):
     use, line = auto_fast_choice(_model("Pix2PixModel", {"name": "unet_128", "ngf": 4}, {"name": "basic", "ndf": 4}),
-                                 200_000, 1, (256, 256))
+                                 200_000, 1, (1024, 1024))
     assert not use and "no faster than the eager one for Pix2PixModel" in line
-    use, line = auto_fast_choice(_model(gan_mode="wgangp"), 200_000, 1, (256, 256))
+    use, line = auto_fast_choice(_model(gan_mode="wgangp"), 200_000, 1, (1024, 1024))
     assert not use and line == ("train.fast auto: eager step (train.fast does not support gan_mode 'wgangp' (its "
                                 "gradient penalty needs a double backward))")
-    use, line = auto_fast_choice(_model(), 200_000, 1, (256, 256), world=2)
+    use, line = auto_fast_choice(_model(), 200_000, 1, (1024, 1024), world=2)
     assert not use and "this run has 2 processes" in line
     gan = _model("GANModel", {"name": "dcgan", "nz": 8, "ngf": 4, "output_nc": 1, "image_size": 28},
                  {"name": "dcgan", "ndf": 4})
@@ -143,7 +143,7 @@ def test_trainer_default_stays_eager_for_the_tiny_run(tmp_path, caplog):
         t.train(progress=False)
     assert t.model.fast_step is None and t.fast_auto[0] is False
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("train.fast")]
-    assert lines == [t.fast_auto[1]] and "batch 1 x 32x32 px x ngf 4" in lines[0]
+    assert lines == [t.fast_auto[1]] and "batch 1 x 32x32 px at ngf 4" in lines[0]
 
 
 def test_explicit_false_is_honoured(tmp_path, monkeypatch, plenty):
@@ -179,3 +179,27 @@ def test_auto_trains_with_the_fast_step_and_resumes_eagerly(tmp_path, monkeypatc
     losses = r.train(progress=False)
     assert r.fast_auto[0] is False and r.model.fast_step is None and r.iter == 3
     assert all(math.isfinite(v) for v in losses.values())
+
+
+def test_published_configs(monkeypatch):
+    """The quickstart (800 iterations, 64 px, ngf 16) stays eager; horse2zebra (resnet_9blocks, 256 px crops,
+    200 epochs) takes the fast step with 10 GB available, not with 8 GB (it needs ~7.7 GB)."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def decide(name, iters, available):
+        monkeypatch.setattr(fast, "available_memory_mb", lambda: available)
+        cfg = load_config(os.path.join(root, "configs", name))
+        args = dict(cfg["model"])
+        model = MODELS[args.pop("name")](**args)
+        model.setup_training(cfg["optimizer"], cfg["lr_scheduler"])
+        crop = cfg["dataset"]["train"]["crop_size"]
+        return auto_fast_choice(model, iters, cfg["train"]["batch_size"], (crop, crop))
+
+    use, line = decide("quickstart_cyclegan.yaml", 800, 64 * 1024.0)
+    assert not use and "64x64 px at ngf 16" in line
+    assert decide("cyclegan_horse2zebra.yaml", 200 * 1334, 10 * 1024.0) == (
+        True, "train.fast auto: static oneDNN step (1.5-2.5x faster than eager on CPU; needs about 7.7 GB, 10.0 GB "
+              "available; the first step builds it); set train.fast: false for the lean eager step")
+    use, line = decide("cyclegan_horse2zebra.yaml", 200 * 1334, 8 * 1024.0)
+    assert not use and "only 8.0 GB available; the static step needs about 7.7 GB, plus a 25% margin" in line

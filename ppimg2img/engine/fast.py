@@ -293,19 +293,20 @@ def model_width(model):
 def estimate_peak_mb(model, batch_size, height, width):
     """Estimated peak RSS (MiB) of a CycleGAN process training with :class:`StaticTrainStep`, for ``train.fast:
     auto``. The larger of two phases, fitted to peak RSS measured on this project's CPU machine (2026-12-05,
-    resnet_6blocks at ngf 16/32/64 and 64-256 px, resnet_9blocks at ngf 16/64 and 64-128 px; batch 1 and 2;
+    resnet_6blocks at ngf 16/32/64 and 64-256 px, resnet_9blocks at ngf 16/64 and 64-256 px; batch 1 and 2;
     the measurements are in benchmarks/README.md):
 
     - the first step, which builds the programs: 1770 MiB for resnet_6blocks, + 312 MiB per further residual
       block (it grows with the number of ops, not with the image size), + 15.5 MiB per million parameters;
-    - the steps after it: 700 MiB, + 174 MiB per residual block beyond 6, + 38 MiB per million parameters
+    - the steps after it: 700 MiB, + 120 MiB per residual block beyond 6, + 38 MiB per million parameters
       (the eager parameters, gradients and Adam moments and oneDNN's reordered copies of the weights: ~10
-      floats per parameter) + 1220 MiB per million ``batch x height x width x ngf`` (activations, their
-      gradients and oneDNN's reordered copies: ~1.3 KB each).
+      floats per parameter) + 1220 MiB (4.2% more per residual block beyond 6) per million
+      ``batch x height x width x ngf`` (activations, their gradients and oneDNN's reordered copies: ~1.3 KB each).
 
     Parameters are those of all four nets (G_A, G_B, D_A, D_B). Generators other than ``resnet_<n>blocks``
-    count as 6 blocks. Measured against estimated: within 10% from 64 to 256 px (resnet_9blocks 256 px,
-    ngf 64: 7.4 GB estimated, 7.9 GB measured; ``train.fast: auto`` adds a 25% margin)."""
+    count as 6 blocks. Within 4% of each measured peak (batch 2: -4%); the fit without the 256 px
+    resnet_9blocks point (7.9 GB, benchmarks/README.md) put it at 7.4 GB (-6%). ``train.fast: auto`` adds a
+    25% margin."""
     import re
     gen = model.init_args.get("generator") or {}
     found = re.fullmatch(r"resnet_(\d+)blocks", str(gen.get("name", "")) if isinstance(gen, dict) else "")
@@ -313,7 +314,7 @@ def estimate_peak_mb(model, batch_size, height, width):
     params = sum(int(p.size) for net in model.nets.values() for p in net.parameters() if not p.stop_gradient)
     units = batch_size * height * width * model_width(model)
     build = 1770 + 312 * extra_blocks + 15.5 * params / 1e6
-    steady = 700 + 174 * extra_blocks + 38 * params / 1e6 + 1220 * units / 1e6
+    steady = 700 + 120 * extra_blocks + 38 * params / 1e6 + 1220 * (1 + 0.042 * extra_blocks) * units / 1e6
     return max(build, steady)
 
 

@@ -37,10 +37,12 @@ from .visual import save_grid, write_training_page
 #: ~25 steps, but small steps save little or nothing (64 px ngf 16, the quickstart's 800 iterations: 0.27 vs
 #: 0.25 s), so the threshold leaves the quickstarts and tests on the eager step.
 AUTO_FAST_MIN_ITERS = 1000
-#: ... and only for steps of at least this much work, batch x height x width x ngf (128 px at ngf 16, 64 px
-#: at ngf 64: the fast step ~1.5x faster, 0.4-0.8 vs 1.1-1.3 s and 0.8 vs 1.3-1.7 s); below it the fast step was
-#: measured no faster than the eager one (64 px at ngf 16 and 32) while it needs 1.4 GB more.
-AUTO_FAST_MIN_WORK = 128 * 128 * 16
+#: ... and only for steps of at least this much work, batch x height x width x ngf^2 (it grows as the convolutions'
+#: multiply-adds): 64 px at ngf 64 or 128 px at ngf 32, where the fast step was measured 1.1-2.4x faster
+#: (0.66-1.35 vs 1.25-1.75 s; 1.55 vs 1.67-2.6 s). At a quarter of it (128 px at ngf 16, 64 px at ngf 32) it was
+#: no faster or slower (0.4-0.9 vs 0.73-1.3 s; 0.74-0.96 vs 0.50 s), at 64 px ngf 16 (the quickstart) equal
+#: (0.27 vs 0.25 s), while it needs 1.4 GB more.
+AUTO_FAST_MIN_WORK = 64 * 64 * 64**2
 #: ... and only if MemAvailable holds this many times the fast step's estimated peak (fast.estimate_peak_mb).
 AUTO_FAST_MEMORY_MARGIN = 1.25
 
@@ -69,9 +71,9 @@ def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
     if image_hw is None:
         return False, (f"{eager} (the training images have no fixed size, and the static step builds its programs "
                        f"again for every new size: use a preprocess with crop); {lean}")
-    work = batch_size * image_hw[0] * image_hw[1] * fast.model_width(model)
+    work = batch_size * image_hw[0] * image_hw[1] * fast.model_width(model) ** 2
     if work < AUTO_FAST_MIN_WORK:
-        return False, (f"{eager} (a step this small, batch {batch_size} x {image_hw[0]}x{image_hw[1]} px x ngf "
+        return False, (f"{eager} (a step this small, batch {batch_size} x {image_hw[0]}x{image_hw[1]} px at ngf "
                        f"{fast.model_width(model)}, is no faster as static programs); {lean}")
     if total_iters < AUTO_FAST_MIN_ITERS:
         return False, (f"{eager} ({total_iters} iterations do not repay the static step's 15-60 s build: auto "
