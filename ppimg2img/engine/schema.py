@@ -82,9 +82,10 @@ CONFIG_SCHEMA = Section({
                            "process, not with gan_mode wgangp), false the eager step (about PyTorch's memory). "
                            "'auto' takes the static step for CycleGAN runs of at least 1000 iterations on a "
                            "fixed-size crop, with batch x crop_size^2 x ngf^2 at least 64^2 x 64^2 (64 px at ngf 64, "
-                           "128 px at ngf 32; smaller steps are no faster), when its estimated peak memory plus 25% fits in the available memory "
-                           "(resnet_9blocks at 256 px: about 9 GB), else the eager step; the training log "
-                           "says which and why. See ppimg2img/engine/fast.py and benchmarks/README.md"),
+                           "128 px at ngf 32; smaller steps are no faster), when its estimated peak memory plus 25% "
+                           "fits in the available memory (resnet_9blocks at 256 px: about 9.6 GB), else the eager "
+                           "step; the training log says which and why. See ppimg2img/engine/fast.py and "
+                           "benchmarks/README.md"),
         "eval_epoch_interval": Field(int, None, minimum=1,
                                      help="also evaluate on dataset.test every N epochs (eval/epoch_NNN/)"),
     }),
