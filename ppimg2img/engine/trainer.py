@@ -49,25 +49,28 @@ AUTO_FAST_MEMORY_MARGIN = 1.25
 
 def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
     """``train.fast: auto``: ``(use_fast, log line)``. The static oneDNN step (engine/fast.py) is taken
-    only when it is supported here (``fast.check_supported``: CPU, not wgangp), for CycleGAN (pix2pix and
-    colorization gain nothing from it), in a single process, with a fixed image size ``image_hw``
+    only for CycleGAN (pix2pix and colorization gain nothing from it), when it is supported here
+    (``fast.check_supported``: CPU, not wgangp), in a single process, with a fixed image size ``image_hw``
     (``None``: sizes vary, and each new size builds new programs), for steps of at least
     ``AUTO_FAST_MIN_WORK``, runs of at least ``AUTO_FAST_MIN_ITERS`` iterations, and when its estimated
     peak memory (x ``AUTO_FAST_MEMORY_MARGIN``) fits in the available memory (``fast.available_memory_mb``;
     unknown: eager). Otherwise the eager step, which needs about PyTorch's memory."""
     from ..models.cyclegan import CycleGANModel
+    from ..models.pix2pix import Pix2PixModel
     from . import fast
     eager = "train.fast auto: eager step"
     lean = "set train.fast: true to use the static oneDNN step anyway"
+    name = type(model).__name__
+    if not isinstance(model, CycleGANModel):
+        if isinstance(model, Pix2PixModel):
+            return False, f"{eager} (the static step is no faster than the eager one for {name}); {lean}"
+        return False, f"{eager} ({name} has no static step)"
     try:
         fast.check_supported(model)
     except fast.FastPathError as err:
         return False, f"{eager} ({str(err).split(': set train.fast')[0]})"
     if world > 1:
         return False, f"{eager} (the static step is for single-process training; this run has {world} processes)"
-    if not isinstance(model, CycleGANModel):
-        return False, (f"{eager} (the static step is no faster than the eager one for {type(model).__name__}); "
-                       f"{lean}")
     if image_hw is None:
         return False, (f"{eager} (the training images have no fixed size, and the static step builds its programs "
                        f"again for every new size: use a preprocess with crop); {lean}")
