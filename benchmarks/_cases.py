@@ -201,11 +201,13 @@ def _eager_infer(case):
     out["peak_mb"] = peak_memory_mb()
     # the export (after the peak reading: tracing costs memory the eager run does not have), as the
     # predictors' default backend makes it: the inference recipe (export.inference.inference_layers with
-    # its default norm swap), sizes left dynamic (fully convolutional nets: any multiple of their stride)
+    # its default norm swap); sizes left dynamic (fully convolutional nets: any multiple of their stride),
+    # except U-GAT-IT and photo2cartoon, which the predictors export at their working size (predictors/base.py)
     from ppimg2img.export.inference import default_pool_norm, inference_layers
     from ppimg2img.export.paddle_graph import export_generator
+    fixed = case["size"] if case["family"] in ("ugatit", "photo2cartoon") else None
     with inference_layers(net, default_pool_norm(net)):
-        export_generator(net, _export_path(case), input_nc=3, image_size=None)
+        export_generator(net, _export_path(case), input_nc=3, image_size=fixed)
     return out
 
 

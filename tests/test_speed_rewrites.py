@@ -221,3 +221,40 @@ def _fingerprint_of(predictor):
 
     arch = f"{predictor.arch} {sorted(predictor.arch_kwargs.items())} {predictor.direction}"
     return weights_fingerprint(predictor.weights_file, arch)
+
+
+@pytest.mark.parametrize("sizes", ["fixed", "dynamic"])
+def test_exported_instance_norms_are_onednn_layer_norms(tmp_path, sizes):
+    """Under the inference recipe, U-GAT-IT's/photo2cartoon's instance norms (PlaneInstanceNorm2D) export as one
+    ``layer_norm`` op each over [1, N*C, H*W] (nets/norm.py layer_norm_rows) when the sizes are fixed, as pooled
+    oneDNN ops when not; run by Paddle Inference with oneDNN, both are within float32 rounding of float64 on
+    values far from 0 (where a one-pass variance would cancel)."""
+    import json
+
+    from ppimg2img.export.inference import InferenceGenerator, inference_layers
+    from ppimg2img.export.paddle_graph import export_generator, model_files
+    from ppimg2img.nets.norm import PlaneInstanceNorm2D
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = paddle.nn.Conv2D(3, 3, 1)  # x * 4 + 20: mean 20, where a one-pass variance loses digits
+            self.scale.weight.set_value(4.0 * paddle.eye(3).reshape([3, 3, 1, 1]))
+            self.scale.bias.set_value(paddle.full([3], 20.0))
+            self.norm = PlaneInstanceNorm2D(3, epsilon=1e-5, weight_attr=False, bias_attr=False)
+
+        def forward(self, t):
+            return self.norm(self.scale(t))
+
+    prefix = str(tmp_path / "norm")
+    with inference_layers(Net()) as net:
+        export_generator(net, prefix, input_nc=3, image_size=24 if sizes == "fixed" else None)
+    ops = json.dumps(json.load(open(model_files(prefix)[0])))
+    assert "instance_norm" not in ops
+    assert ("layer_norm" in ops, "pool2d" in ops) == ((True, False) if sizes == "fixed" else (False, True))
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 3, 24, 24)).astype("float32")
+    got = InferenceGenerator(prefix, threads=1)(x)
+    x64 = x.astype("float64") * 4.0 + 20.0
+    centred = x64 - x64.mean(axis=(2, 3), keepdims=True)
+    want = centred / np.sqrt((centred ** 2).mean(axis=(2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(got, want, atol=1e-5)  # measured: ~1e-6 (float32 rounding of x * 4 + 20 included)

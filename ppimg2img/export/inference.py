@@ -26,14 +26,14 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ..nets.conv import slice_pad_axis as _pad_axis
-from ..nets.norm import PlaneInstanceNorm2D
+from ..nets.norm import PlaneInstanceNorm2D, onednn_layer_norm
 from ..utils.env import discard_stdout
 from .paddle_graph import ExportError, export_generator, model_files
 
 logger = logging.getLogger("ppimg2img")
 
 #: version of the export recipe: bump it when the exported graph changes, so old exports are redone
-EXPORT_RECIPE = "slice-pad+pool-instance-norm-v2"
+EXPORT_RECIPE = "slice-pad+pool-instance-norm+onednn-layer-norm-v3"
 #: input shapes whose oneDNN kernels a predictor keeps (bounded: native-size prediction sees many)
 SHAPE_CACHE = 8
 
@@ -95,7 +95,9 @@ def default_pool_norm(net):
 def inference_layers(net, pool_norm=True):
     """Temporarily replace ``net``'s reflect/replicate ``nn.Pad2D`` layers by :class:`SlicePad2D`
     and (with ``pool_norm``) its parameter-free ``nn.InstanceNorm2D`` layers by
-    :class:`PoolInstanceNorm2D` (NCHW), for an export; the original layers are back on exit."""
+    :class:`PoolInstanceNorm2D` (NCHW), and take U-GAT-IT's and photo2cartoon's norms by oneDNN's
+    layer norm (:func:`~ppimg2img.nets.norm.onednn_layer_norm`), for an export; the original layers
+    are back on exit."""
     swapped = []
     for parent in net.sublayers(include_self=True):
         for name, sub in list(parent._sub_layers.items()):
@@ -104,7 +106,8 @@ def inference_layers(net, pool_norm=True):
                 parent._sub_layers[name] = new
                 swapped.append((parent, name, sub))
     try:
-        yield net
+        with onednn_layer_norm():
+            yield net
     finally:
         for parent, name, sub in swapped:
             parent._sub_layers[name] = sub
