@@ -441,7 +441,8 @@ def markdown(results):
                 lines += [f"{r['family']} {r['size']} pytorch: {r['error'].splitlines()[0]}", ""]
         if torch_cols:
             lines += ["Inference: `onednn` = the predictors' default backend (export with the inference recipe, "
-                      "sizes dynamic, Paddle Inference + oneDNN via `InferenceGenerator`; its first call, where "
+                      "sizes dynamic, fixed for U-GAT-IT and photo2cartoon as their predictors export them, Paddle "
+                      "Inference + oneDNN via `InferenceGenerator`; its first call, where "
                       "oneDNN prepares its kernels, is the first call column and not in the latency); `pytorch` "
                       "= the original generator in PyTorch eager (eval, `torch.no_grad()`). x PyTorch = latency "
                       "(peak MB) / the pytorch row's: above 1, ppimg2img is slower (bigger).", ""]

@@ -160,17 +160,23 @@ def test_small_or_static_pads_keep_pad3d(monkeypatch):
     assert ReflectPad2D(1, mode="constant")(paddle.ones([1, 1, 3, 3])).numpy()[0, 0, 0, 0] == 0  # pad3d
 
 
-def test_photo2cartoon_pads_are_slice_pads_and_export_as_slices():
+@pytest.mark.parametrize("family", ["photo2cartoon", "ugatit", "resnet"])
+def test_generator_pads_are_slice_pads_and_export_as_slices(family):
     import paddle.nn as nn
 
     from ppimg2img.export.inference import SlicePad2D, inference_layers
     from ppimg2img.nets.conv import ReflectPad2D
     from ppimg2img.nets.photo2cartoon import Photo2CartoonGenerator
 
-    net = Photo2CartoonGenerator(ngf=4, img_size=32)
+    from ppimg2img.nets import build_generator
+    from ppimg2img.nets.ugatit import UGATITDiscriminator
+
+    net = {"photo2cartoon": lambda: Photo2CartoonGenerator(ngf=4, img_size=32),
+           "ugatit": lambda: paddle.nn.LayerList([build_generator("ugatit", ngf=4, n_blocks=2, img_size=32, light=True),
+                                                 UGATITDiscriminator(3, ndf=4, n_layers=5)]),
+           "resnet": lambda: build_generator("resnet_6blocks", ngf=4)}[family]()
     pads = [layer for layer in net.sublayers() if isinstance(layer, nn.Pad2D)]
-    # all but the 4 encoder ResnetBlocks' (U-GAT-IT's ResnetBlock, 2 pads each)
-    assert sum(isinstance(layer, ReflectPad2D) for layer in pads) == len(pads) - 8 > 100
+    assert sum(isinstance(layer, ReflectPad2D) for layer in pads) == len(pads) > {"photo2cartoon": 100, "ugatit": 10, "resnet": 7}[family]
     with inference_layers(net, pool_norm=False):
         assert sum(isinstance(layer, SlicePad2D) for layer in net.sublayers()) == len(pads)
         assert not any(isinstance(layer, nn.Pad2D) for layer in net.sublayers())

@@ -6,7 +6,7 @@ layer, so state_dict keys equal the PyTorch ones ('model.1.weight',
 """
 import paddle.nn as nn
 
-from .conv import BandedConv2D
+from .conv import BandedConv2D, ReflectPad2D
 from .norm import get_norm_layer, uses_bias
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
@@ -25,7 +25,7 @@ class ResnetBlock(nn.Layer):
         def pad():
             if padding_type == "zero":
                 return [], 1
-            return [nn.Pad2D(1, mode=padding_type)], 0
+            return [ReflectPad2D(1, mode=padding_type)], 0
 
         layers, p = pad()
         layers += [nn.Conv2D(dim, dim, 3, padding=p, bias_attr=bias_attr), norm_layer(dim), nn.ReLU()]
@@ -55,7 +55,7 @@ class ResnetGenerator(nn.Layer):
         use_bias = uses_bias(norm)
         bias_attr = None if use_bias else False
 
-        model = [nn.Pad2D(3, mode="reflect"),
+        model = [ReflectPad2D(3, mode="reflect"),
                  BandedConv2D(input_nc, ngf, 7, padding=0, bias_attr=bias_attr),
                  norm_layer(ngf), nn.ReLU()]
         n_downsampling = 2
@@ -71,7 +71,7 @@ class ResnetGenerator(nn.Layer):
             model += [nn.Conv2DTranspose(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
                                          output_padding=1, bias_attr=bias_attr),
                       norm_layer(ngf * mult // 2), nn.ReLU()]
-        model += [nn.Pad2D(3, mode="reflect"), BandedConv2D(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        model += [ReflectPad2D(3, mode="reflect"), BandedConv2D(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*model)
 
     def forward(self, x):

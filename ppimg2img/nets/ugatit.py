@@ -15,7 +15,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.nn import initializer as I
 
-from .conv import BandedConv2D
+from .conv import BandedConv2D, ReflectPad2D
 from .norm import PlaneInstanceNorm2D, layer_instance_norm, plane_mean
 
 
@@ -135,8 +135,8 @@ class ResnetBlock(nn.Layer):
     def __init__(self, dim, use_bias=False):
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.Pad2D(1, mode="reflect"), _conv(dim, dim, 3, bias=use_bias), _instance_norm(dim), nn.ReLU(),
-            nn.Pad2D(1, mode="reflect"), _conv(dim, dim, 3, bias=use_bias), _instance_norm(dim))
+            ReflectPad2D(1, mode="reflect"), _conv(dim, dim, 3, bias=use_bias), _instance_norm(dim), nn.ReLU(),
+            ReflectPad2D(1, mode="reflect"), _conv(dim, dim, 3, bias=use_bias), _instance_norm(dim))
 
     def forward(self, x):
         return x + self.conv_block(x)
@@ -147,11 +147,11 @@ class ResnetAdaILNBlock(nn.Layer):
 
     def __init__(self, dim, use_bias=False):
         super().__init__()
-        self.pad1 = nn.Pad2D(1, mode="reflect")
+        self.pad1 = ReflectPad2D(1, mode="reflect")
         self.conv1 = _conv(dim, dim, 3, bias=use_bias)
         self.norm1 = adaILN(dim)
         self.relu1 = nn.ReLU()
-        self.pad2 = nn.Pad2D(1, mode="reflect")
+        self.pad2 = ReflectPad2D(1, mode="reflect")
         self.conv2 = _conv(dim, dim, 3, bias=use_bias)
         self.norm2 = adaILN(dim)
 
@@ -192,11 +192,11 @@ class UGATITGenerator(nn.Layer):
         if img_size % 4:
             raise ValueError(f"img_size must be a multiple of 4 (two stride-2 downsamples), got {img_size}")
         self.n_blocks, self.img_size, self.light = n_blocks, img_size, light
-        down = [nn.Pad2D(3, mode="reflect"), _conv(input_nc, ngf, 7), _instance_norm(ngf), nn.ReLU()]
+        down = [ReflectPad2D(3, mode="reflect"), _conv(input_nc, ngf, 7), _instance_norm(ngf), nn.ReLU()]
         n_down = 2
         for i in range(n_down):
             mult = 2 ** i
-            down += [nn.Pad2D(1, mode="reflect"), _conv(ngf * mult, ngf * mult * 2, 3, stride=2),
+            down += [ReflectPad2D(1, mode="reflect"), _conv(ngf * mult, ngf * mult * 2, 3, stride=2),
                      _instance_norm(ngf * mult * 2), nn.ReLU()]
         mult = 2 ** n_down
         dim = ngf * mult
@@ -219,9 +219,9 @@ class UGATITGenerator(nn.Layer):
         up = []
         for i in range(n_down):
             mult = 2 ** (n_down - i)
-            up += [Upsample2x(), nn.Pad2D(1, mode="reflect"), _conv(ngf * mult, ngf * mult // 2, 3),
+            up += [Upsample2x(), ReflectPad2D(1, mode="reflect"), _conv(ngf * mult, ngf * mult // 2, 3),
                    ILN(ngf * mult // 2), nn.ReLU()]
-        up += [nn.Pad2D(3, mode="reflect"), _conv(ngf, output_nc, 7), nn.Tanh()]
+        up += [ReflectPad2D(3, mode="reflect"), _conv(ngf, output_nc, 7), nn.Tanh()]
         self.UpBlock2 = nn.Sequential(*up)
         torch_default_init(self)
 
@@ -269,20 +269,20 @@ class UGATITDiscriminator(nn.Layer):
         super().__init__()
         if n_layers < 3:
             raise ValueError(f"n_layers must be >= 3, got {n_layers}")
-        model = [nn.Pad2D(1, mode="reflect"), _sn(_conv(input_nc, ndf, 4, stride=2, bias=True)), nn.LeakyReLU(0.2)]
+        model = [ReflectPad2D(1, mode="reflect"), _sn(_conv(input_nc, ndf, 4, stride=2, bias=True)), nn.LeakyReLU(0.2)]
         for i in range(1, n_layers - 2):
             mult = 2 ** (i - 1)
-            model += [nn.Pad2D(1, mode="reflect"), _sn(_conv(ndf * mult, ndf * mult * 2, 4, stride=2, bias=True)),
+            model += [ReflectPad2D(1, mode="reflect"), _sn(_conv(ndf * mult, ndf * mult * 2, 4, stride=2, bias=True)),
                       nn.LeakyReLU(0.2)]
         mult = 2 ** (n_layers - 3)
-        model += [nn.Pad2D(1, mode="reflect"), _sn(_conv(ndf * mult, ndf * mult * 2, 4, stride=1, bias=True)),
+        model += [ReflectPad2D(1, mode="reflect"), _sn(_conv(ndf * mult, ndf * mult * 2, 4, stride=1, bias=True)),
                   nn.LeakyReLU(0.2)]
         mult = 2 ** (n_layers - 2)
         self.gap_fc = _sn(nn.Linear(ndf * mult, 1, bias_attr=False))
         self.gmp_fc = _sn(nn.Linear(ndf * mult, 1, bias_attr=False))
         self.conv1x1 = nn.Conv2D(ndf * mult * 2, ndf * mult, 1)
         self.leaky_relu = nn.LeakyReLU(0.2)
-        self.pad = nn.Pad2D(1, mode="reflect")
+        self.pad = ReflectPad2D(1, mode="reflect")
         self.conv = _sn(_conv(ndf * mult, 1, 4))
         self.model = nn.Sequential(*model)
         # reflection padding needs >= 2 pixels after the stride-1 conv: 3 after the downsamplings
