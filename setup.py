@@ -1,7 +1,7 @@
 """ppimg2img: PaddlePaddle toolkit for image-to-image translation with GANs.
 
 Paddle itself is an extra because its CPU and GPU builds are different distributions:
-    pip install -e ".[cpu]"        # paddlepaddle (CPU)
+    pip install -e ".[cpu]"        # paddlepaddle (CPU), and onnxruntime + paddle2onnx (the cartoon predictor)
     pip install -e ".[gpu]"        # paddlepaddle-gpu (pick the CUDA build from paddlepaddle.org.cn)
     pip install -e ".[cpu,test]"   # plus the test tools (and the ONNX and notebook ones the tests use)
     pip install -e ".[cpu,onnx]"   # ONNX export (paddle2onnx, onnxruntime)
@@ -31,7 +31,10 @@ setup(
         "face-recognition-models",
     ],
     extras_require={
-        "cpu": ["paddlepaddle>=3.0"],
+        # onnxruntime runs the photo2cartoon predictor fastest on the CPU (its default backend when installed);
+        # paddle2onnx 2.x has no wheels for Python 3.13 yet: there the predictors use Paddle Inference
+        "cpu": ["paddlepaddle>=3.0", 'paddle2onnx>=2.1; python_version < "3.13"',
+                'onnxruntime; python_version < "3.13"'],
         "gpu": ["paddlepaddle-gpu>=3.0"],
         "onnx": ["paddle2onnx>=2.1", "onnxruntime"],
         "notebooks": ["jupyter", "matplotlib"],

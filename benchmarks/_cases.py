@@ -208,19 +208,27 @@ def _eager_infer(case):
     fixed = case["size"] if case["family"] in ("ugatit", "photo2cartoon") else None
     with inference_layers(net, default_pool_norm(net)):
         export_generator(net, _export_path(case), input_nc=3, image_size=fixed)
+    if case["family"] in ONNX_FAMILIES:  # and the ONNX export onnxruntime runs, the predictors' default for these
+        from ppimg2img.export.onnx import load_or_export_onnx
+        load_or_export_onnx(net, _export_path(case) + "_onnx", "benchmark", input_nc=3, image_size=fixed)
     return out
 
 
 def _onednn_infer(case):
     """The predictors' default backend: ``InferenceGenerator`` (Paddle Inference, oneDNN, their config)."""
     from ppimg2img.export.inference import InferenceGenerator
-    from ppimg2img.utils.env import peak_memory_mb
 
     path = _export_path(case)
     if not any(os.path.exists(path + ext) for ext in (".json", ".pdmodel")):
         raise FileNotFoundError(f"no exported model at {path}.json/.pdmodel: the eager case of "
                                 f"{case['family']} {case['size']} px exports it and must run first")
     gen = InferenceGenerator(path, "cpu", case["threads"])
+    return _time_generator(gen, case)
+
+
+def _time_generator(gen, case):
+    from ppimg2img.utils.env import peak_memory_mb
+
     out = {}
     for batch in case["batches"]:
         x = _images(case["size"], batch)
@@ -232,10 +240,22 @@ def _onednn_infer(case):
     return out
 
 
+#: families whose predictors run onnxruntime by default on the CPU (predictors.base.BasePredictor.onnx_on_cpu)
+ONNX_FAMILIES = ("photo2cartoon",)
+
+
+def _onnx_infer(case):
+    """photo2cartoon's default backend: the ONNX export (``export.onnx.load_or_export_onnx``) run by onnxruntime."""
+    from ppimg2img.export.onnx import OnnxGenerator
+
+    gen = OnnxGenerator(_export_path(case) + "_onnx.onnx", case["threads"])
+    return _time_generator(gen, case)
+
+
 def infer_case(case):
     """Generator inference at each batch size of ``case['batches']``, output copied to NumPy."""
     _setup(case)
-    return _eager_infer(case) if case["backend"] == "eager" else _onednn_infer(case)
+    return {"eager": _eager_infer, "onednn": _onednn_infer, "onnx": _onnx_infer}[case["backend"]](case)
 
 
 def data_case(case):

@@ -32,7 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 ENV_BEFORE_PADDLE = dict(os.environ)  # ``import paddle`` sets OMP_NUM_THREADS=1: children get this environment
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.dirname(os.path.abspath(__file__))]
-from _cases import DATASET_OF, FAMILIES, TRANSLATION_FAMILIES, family_config, train_batch  # noqa: E402
+from _cases import (DATASET_OF, FAMILIES, ONNX_FAMILIES, TRANSLATION_FAMILIES, family_config,  # noqa: E402
+                    train_batch)
 
 KINDS = ("train", "infer", "data")
 FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
@@ -191,7 +192,9 @@ def build_cases(args, threads, export_dir, data_dirs):
         return out
 
     def infer_backends(f):
-        return list(BACKENDS) + (["pytorch"] if args.torch and f in TORCH_INFER_FAMILIES else [])
+        from ppimg2img.export.onnx import onnx_runtime_available
+        return (list(BACKENDS) + (["onnx"] if f in ONNX_FAMILIES and onnx_runtime_available() else [])
+                + (["pytorch"] if args.torch and f in TORCH_INFER_FAMILIES else []))
 
     cases = []
     for size in args.sizes if translation else []:
@@ -440,7 +443,8 @@ def markdown(results):
             if r["backend"] == "pytorch" and "error" in r:
                 lines += [f"{r['family']} {r['size']} pytorch: {r['error'].splitlines()[0]}", ""]
         if torch_cols:
-            lines += ["Inference: `onednn` = the predictors' default backend (export with the inference recipe, "
+            lines += ["Inference: `onnx` = photo2cartoon's default backend (ONNX export run by onnxruntime); "
+                      "`onednn` = the other predictors' default backend (export with the inference recipe, "
                       "sizes dynamic, fixed for U-GAT-IT and photo2cartoon as their predictors export them, Paddle "
                       "Inference + oneDNN via `InferenceGenerator`; its first call, where "
                       "oneDNN prepares its kernels, is the first call column and not in the latency); `pytorch` "

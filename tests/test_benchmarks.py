@@ -57,7 +57,8 @@ def test_quick_json_has_every_family_and_positive_figures(quick):
     dcgan = train["dcgan"]
     assert (dcgan["generator"], dcgan["ngf"], dcgan["params"]) == ("dcgan", 4, {"netG": 39_800, "netD": 984})
     infer = {(r["family"], r["backend"]): r for r in results["infer"]}
-    assert sorted(infer) == sorted((f, b) for f in TRANSLATION for b in ("eager", "onednn"))
+    # photo2cartoon also measures its default backend, onnxruntime (installed with the test extra)
+    assert sorted(infer) == sorted([(f, b) for f in TRANSLATION for b in ("eager", "onednn")] + [("photo2cartoon", "onnx")])
     for (family, backend), r in infer.items():
         assert "error" not in r, r["error"]
         assert r["latency_ms"] > 0 and r["throughput_img_per_s"] > 0 and r["peak_mb"] > 0
@@ -78,7 +79,7 @@ def test_quick_markdown_has_a_row_per_measurement(quick):
         assert title in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| family")
             and not line.startswith("| dataset")]
-    assert len(rows) == 5 + 8 + 4
+    assert len(rows) == 5 + 9 + 4  # training; inference (4 families x 2 backends + photo2cartoon's onnx); data
     assert any(row.startswith("| dcgan | 28 | eager | dcgan | 4 | 64 |") for row in rows)
     for family in TRANSLATION:
         assert any(row.startswith(f"| {family} | 128 | eager | ") and " | 1 | " in row for row in rows)

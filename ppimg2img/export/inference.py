@@ -26,7 +26,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ..nets.conv import slice_pad_axis as _pad_axis
-from ..nets.norm import PlaneInstanceNorm2D, onednn_layer_norm
+from ..nets.norm import PlaneInstanceNorm2D, static_instance_norm
 from ..utils.env import discard_stdout
 from .paddle_graph import ExportError, export_generator, model_files
 
@@ -96,7 +96,7 @@ def inference_layers(net, pool_norm=True):
     """Temporarily replace ``net``'s reflect/replicate ``nn.Pad2D`` layers by :class:`SlicePad2D`
     and (with ``pool_norm``) its parameter-free ``nn.InstanceNorm2D`` layers by
     :class:`PoolInstanceNorm2D` (NCHW), and take U-GAT-IT's and photo2cartoon's norms by oneDNN's
-    layer norm (:func:`~ppimg2img.nets.norm.onednn_layer_norm`), for an export; the original layers
+    layer norm (:func:`~ppimg2img.nets.norm.static_instance_norm`), for an export; the original layers
     are back on exit."""
     swapped = []
     for parent in net.sublayers(include_self=True):
@@ -106,7 +106,7 @@ def inference_layers(net, pool_norm=True):
                 parent._sub_layers[name] = new
                 swapped.append((parent, name, sub))
     try:
-        with onednn_layer_norm():
+        with static_instance_norm("layer_norm"):
             yield net
     finally:
         for parent, name, sub in swapped:

@@ -16,12 +16,15 @@ params_file)`` call; its output needs three repairs, made here before the file i
 """
 import contextlib
 import json
+import logging
 import os
 import sys
 
 import numpy as np
 
 from .paddle_graph import ExportError, model_files
+
+logger = logging.getLogger("ppimg2img")
 
 INSTALL_HINT = "pip install paddle2onnx onnxruntime"
 DEFAULT_OPSET = 11  # raised automatically by paddle2onnx when an operator needs a newer one
@@ -239,3 +242,66 @@ class OnnxGenerator:
 
     def __repr__(self):
         return f"OnnxGenerator({self.onnx_file!r}, input {self.input.name} {self.input.shape})"
+
+
+#: version of the onnxruntime export recipe (the stamp of :func:`load_or_export_onnx`): bump it when the graph changes
+ONNX_RECIPE = "kernel-instance-norm-v1"
+
+
+def onnx_runtime_available():
+    """Whether paddle2onnx and onnxruntime are installed (``pip install -e ".[cpu]"`` brings them on
+    Python < 3.13), without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("paddle2onnx", "onnxruntime"))
+
+
+def load_or_export_onnx(net, path_prefix, fingerprint, input_nc=3, image_size=None, threads=None):
+    """An :class:`OnnxGenerator` for ``net``, exported to ``<path_prefix>.onnx`` only when needed: the
+    onnxruntime counterpart of :func:`~ppimg2img.export.inference.load_or_export` (same fingerprint,
+    lock and stamp rules). The graph is written with U-GAT-IT's/photo2cartoon's instance norms as one
+    centred ``instance_norm`` op each (ONNX InstanceNormalization, which onnxruntime runs fastest:
+    ``nets.norm.static_instance_norm("kernel")``) and Paddle's own pads (ONNX reflect ``Pad``).
+    Raises :class:`ExportError` when the net cannot be exported or loaded."""
+    import paddle
+    from paddle import nn
+
+    from ..nets.norm import static_instance_norm
+    from .inference import _export_lock, _first_line, _read_stamp, _stamp_path, _write_stamp
+    from .paddle_graph import export_generator
+
+    onnx_file = path_prefix + ".onnx"
+
+    def stamp():
+        size = os.path.getsize(onnx_file) if os.path.isfile(onnx_file) else None
+        return {"fingerprint": str(fingerprint), "input_nc": int(input_nc),
+                "image_size": None if image_size is None else int(image_size), "recipe": ONNX_RECIPE,
+                "paddle": paddle.__version__, "files": {os.path.basename(onnx_file): size}}
+
+    with _export_lock(path_prefix):
+        if _read_stamp(path_prefix) == stamp():
+            try:
+                return OnnxGenerator(onnx_file, threads)
+            except Exception as err:  # a file onnxruntime cannot read: export again
+                logger.warning("the cached ONNX export %s cannot be loaded (%s): exporting it again", onnx_file,
+                               _first_line(err))
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(_stamp_path(path_prefix))  # from here until the new stamp, the export is not valid
+        layer = net if isinstance(net, nn.Layer) else net()
+        try:
+            with static_instance_norm("kernel"):
+                export_generator(layer, path_prefix, input_nc=input_nc, image_size=image_size)
+        except ExportError as err:
+            cause = err.__cause__ or err
+            raise ExportError(f"could not export {type(layer).__name__} to {path_prefix}: "
+                              f"{_first_line(cause)}") from cause
+        export_onnx(path_prefix, onnx_file)
+        for f in model_files(path_prefix):  # the Paddle graph was only the way to the ONNX file
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f)
+        try:
+            gen = OnnxGenerator(onnx_file, threads)  # loads: only a usable export gets a stamp
+        except Exception as err:
+            raise ExportError(f"onnxruntime cannot load {onnx_file}: {_first_line(err)}") from err
+        _write_stamp(path_prefix, stamp())
+        return gen

@@ -59,23 +59,28 @@ def plane_mean(x):
     return F.adaptive_avg_pool2d(x, 1)
 
 
-_ONEDNN_LAYER_NORM = contextvars.ContextVar("onednn_layer_norm", default=False)
+#: how :class:`PlaneInstanceNorm2D` writes itself into a static graph: "pools" (default), "layer_norm"
+#: (:func:`static_instance_norm`) or "kernel"
+_STATIC_INSTANCE_NORM = contextvars.ContextVar("static_instance_norm", default="pools")
 
 
 @contextlib.contextmanager
-def onednn_layer_norm():
-    """Within it, static graphs with fixed sizes (Paddle Inference exports at a predictor's working size:
-    ``export.inference.inference_layers``) take the U-GAT-IT/photo2cartoon instance norms
-    (:class:`PlaneInstanceNorm2D`) by oneDNN's ``layer_norm`` kernel (:func:`layer_norm_rows`): one op
-    per norm instead of the pooled two-pass form's six (photo2cartoon 256 px: ~10% less time per image,
-    a third less memory). Not kept where measured slower: ILN/adaILN as two layer norms (the layer
-    norm's one row per sample runs on one thread), CycleGAN's instance norms (5% slower than its
-    pooled ones). ONNX exports keep the plain ops."""
-    token = _ONEDNN_LAYER_NORM.set(True)
+def static_instance_norm(recipe):
+    """Within it, static graphs write U-GAT-IT's/photo2cartoon's instance norms (:class:`PlaneInstanceNorm2D`)
+    for a runtime: ``"pools"`` (the default; plain oneDNN ops, also ONNX), ``"layer_norm"`` (Paddle Inference
+    exports at a fixed size, ``export.inference.inference_layers``: one oneDNN ``layer_norm`` op per norm,
+    :func:`layer_norm_rows`, instead of the pooled two-pass form's six; photo2cartoon 256 px ~10% less time
+    per image and a third less memory), ``"kernel"`` (onnxruntime: centred by the per-channel mean, then
+    one ``instance_norm`` op, ONNX InstanceNormalization, whose one-pass variance then does not cancel).
+    Not kept where measured slower: ILN/adaILN as two layer norms (the layer norm's one row per sample runs
+    on one thread), CycleGAN's instance norms as layer norms (5% slower than its pooled ones)."""
+    if recipe not in ("pools", "layer_norm", "kernel"):
+        raise ValueError(f"unknown static instance-norm recipe {recipe!r}")
+    token = _STATIC_INSTANCE_NORM.set(recipe)
     try:
         yield
     finally:
-        _ONEDNN_LAYER_NORM.reset(token)
+        _STATIC_INSTANCE_NORM.reset(token)
 
 
 def _static_sizes(x):
@@ -192,12 +197,16 @@ class PlaneInstanceNorm2D(InstanceNorm2D):
     average pooling (:func:`plane_mean`), ``d * rsqrt(mean(d^2) + eps)``, instead of Paddle's
     ``instance_norm`` kernel, which runs outside oneDNN with a layout conversion on each side (with its
     centring means, half of the exported photo2cartoon generator's time). Eager mode: InstanceNorm2D.
-    The U-GAT-IT and photo2cartoon generators use it; the export recipe leaves it in place."""
+    The U-GAT-IT and photo2cartoon generators use it; :func:`static_instance_norm` picks the form a
+    runtime runs fastest."""
 
     def forward(self, x):
         if paddle.in_dynamic_mode() or self._data_format != "NCHW" or self.scale is not None or self.bias is not None:
             return super().forward(x)
-        if _ONEDNN_LAYER_NORM.get() and _static_sizes(x) is not None:
+        recipe = _STATIC_INSTANCE_NORM.get()
+        if recipe == "kernel":
+            return super().forward(x)
+        if recipe == "layer_norm" and _static_sizes(x) is not None:
             return layer_norm_rows(x, 2, self._epsilon)
         centred = x - plane_mean(x.detach())
         d = centred - plane_mean(centred)

@@ -50,9 +50,11 @@ def _common_arguments(p, default_output):
     p.add_argument("-o", "--output-dir", default=default_output, help=f"folder for the results ({default_output})")
     p.add_argument("--weights", help="weights file instead of --model: original .pth, PaddleGAN .pdparams, or a "
                                      "ppimg2img .pdparams/.pdckpt")
-    p.add_argument("--backend", choices=["auto", "inference", "eager"], default="auto",
+    p.add_argument("--backend", choices=["auto", "inference", "onnx", "eager"], default="auto",
                    help="inference: exported graph in Paddle Inference (fast on CPU, exported once and cached "
-                        "beside the weights); eager: Paddle dynamic graph (auto: inference, else eager)")
+                        "beside the weights); onnx: exported to ONNX, run by onnxruntime (CPU); eager: Paddle "
+                        "dynamic graph (auto: the fastest installed for the model, photo2cartoon onnx, else "
+                        "inference, else eager)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="default: GPU when there is one")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (1)")
     p.add_argument("--threads", type=int, help="CPU threads (default: every core)")
