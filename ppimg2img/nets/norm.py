@@ -17,7 +17,6 @@ Cost: a cheap mean and one per-channel subtraction per norm layer (:func:`subtra
 """
 import contextlib
 import contextvars
-import math
 
 import paddle
 import paddle.nn as nn
@@ -89,19 +88,17 @@ def _static_sizes(x):
     return dims if len(dims) == 3 and all(isinstance(d, int) and d > 0 for d in dims) else None
 
 
-def layer_norm_rows(x, begin_axis, eps):
-    """``(x - mean) / sqrt(biased var + eps)`` over the axes of NCHW ``x`` from ``begin_axis`` on (2:
-    instance norm, 1: layer norm), as ONE ``layer_norm`` op over the rows of ``x`` seen as
-    ``[1, rows, values per row]``. Static graphs whose C, H, W the export fixed (with sizes left
-    dynamic Paddle 3.3 loses the rank of a transposed convolution's output in the reshapes).
-    oneDNN's layer norm takes only the last axis, and with a rank-2 or a batched rank-3 input Paddle
-    3.3's oneDNN kernel returns a wrong shape, hence the leading 1. Measured against float64 in
+def layer_norm_rows(x, eps):
+    """Instance norm ``(x - mean) / sqrt(biased var + eps)`` over H and W of NCHW ``x`` as ONE ``layer_norm``
+    op over the rows of ``x`` seen as ``[1, N*C, H*W]``. Static graphs whose C, H, W the export fixed (with
+    sizes left dynamic Paddle 3.3 loses the rank of a transposed convolution's output in the reshapes).
+    oneDNN's layer norm takes only the last axis, and with a rank-2 or a batched rank-3 input Paddle 3.3's
+    oneDNN kernel returns a wrong shape, hence the leading 1. Measured against float64 in
     tests/test_speed_rewrites.py."""
     dims = _static_sizes(x)
     if dims is None:
         raise ValueError(f"layer_norm_rows needs C, H and W fixed in the static graph, got {list(x.shape)}")
-    cols = math.prod(dims[begin_axis - 1:])
-    return _C_ops.layer_norm(x.reshape([1, -1, cols]), None, None, eps, 2)[0].reshape([-1, *dims])
+    return _C_ops.layer_norm(x.reshape([1, -1, dims[1] * dims[2]]), None, None, eps, 2)[0].reshape([-1, *dims])
 
 
 def _count(x, axes):
@@ -207,7 +204,7 @@ class PlaneInstanceNorm2D(InstanceNorm2D):
         if recipe == "kernel":
             return super().forward(x)
         if recipe == "layer_norm" and _static_sizes(x) is not None:
-            return layer_norm_rows(x, 2, self._epsilon)
+            return layer_norm_rows(x, self._epsilon)
         centred = x - plane_mean(x.detach())
         d = centred - plane_mean(centred)
         return d * paddle.rsqrt(plane_mean(d * d) + self._epsilon)
