@@ -597,11 +597,8 @@ def build_parser(prog="ppimg2img demo"):
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests that run at the same time (1); the others wait in the queue")
     p.add_argument("--queue-size", type=int, default=64, help="requests that may wait in the queue (64)")
-    p.add_argument("--backend", choices=["auto", "inference", "onnx", "eager"], default="auto",
-                   help="inference: exported graph in Paddle Inference (fast on CPU); onnx: onnxruntime (CPU); "
-                        "eager: Paddle dynamic graph (auto: the fastest installed for the model)")
-    p.add_argument("--device", choices=["cpu", "gpu"], help="default: GPU when there is one")
-    p.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    from .predictors.commands import add_runtime_arguments
+    add_runtime_arguments(p)
     return p
 
 

@@ -45,19 +45,24 @@ def create_predictor(model=None, weights=None, family=None, **kwargs):
     return getattr(predictors, FAMILY_CLASSES[family])(model=model, weights=weights, **kwargs)
 
 
-def _common_arguments(p, default_output):
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders (recursive) or glob patterns")
-    p.add_argument("-o", "--output-dir", default=default_output, help=f"folder for the results ({default_output})")
-    p.add_argument("--weights", help="weights file instead of --model: original .pth, PaddleGAN .pdparams, or a "
-                                     "ppimg2img .pdparams/.pdckpt")
+def add_runtime_arguments(p):
+    """``--backend``, ``--device`` and ``--threads``: where the predictors run (translate, cartoonize, video, demo)."""
     p.add_argument("--backend", choices=["auto", "inference", "onnx", "eager"], default="auto",
                    help="inference: exported graph in Paddle Inference (fast on CPU, exported once and cached "
                         "beside the weights); onnx: exported to ONNX, run by onnxruntime (CPU); eager: Paddle "
                         "dynamic graph (auto: the fastest installed for the model, photo2cartoon onnx, else "
                         "inference, else eager)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="default: GPU when there is one")
-    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (1)")
     p.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+
+
+def _common_arguments(p, default_output):
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders (recursive) or glob patterns")
+    p.add_argument("-o", "--output-dir", default=default_output, help=f"folder for the results ({default_output})")
+    p.add_argument("--weights", help="weights file instead of --model: original .pth, PaddleGAN .pdparams, or a "
+                                     "ppimg2img .pdparams/.pdckpt")
+    add_runtime_arguments(p)
+    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (1)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose results exist (resume a batch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

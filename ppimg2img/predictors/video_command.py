@@ -34,11 +34,8 @@ def build_parser(prog="ppimg2img video"):
     p.add_argument("--native-size", action="store_true",
                    help="run at the frame's own size (rounded to what the net takes) instead of --size")
     p.add_argument("--batch-size", type=int, default=1, help="frames per forward pass (1)")
-    p.add_argument("--backend", choices=["auto", "inference", "onnx", "eager"], default="auto",
-                   help="inference: exported graph in Paddle Inference (fast on CPU); onnx: onnxruntime (CPU); "
-                        "eager: Paddle dynamic graph (auto: the fastest installed for the model)")
-    p.add_argument("--device", choices=["cpu", "gpu"], help="default: GPU when there is one")
-    p.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    from .commands import add_runtime_arguments
+    add_runtime_arguments(p)
     p.add_argument("--max-frames", type=int, help="stop after this many frames (a quick preview)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
