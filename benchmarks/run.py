@@ -36,7 +36,7 @@ from _cases import (DATASET_OF, FAMILIES, ONNX_FAMILIES, TRANSLATION_FAMILIES, f
                     train_batch)
 
 KINDS = ("train", "infer", "data")
-FAST_FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")  # the families with a train.fast step
+FAST_FAMILIES = ("cyclegan", "pix2pix")  # the families with a train.fast step
 TORCH_FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon", "dcgan")  # benchmarks/torch_reference.py's
 TORCH_INFER_FAMILIES = ("cyclegan", "pix2pix", "ugatit", "photo2cartoon")
 #: --issue23: the tables of issue 23 (inference at 256 px; training at 128 px, and 256 px for these two)

@@ -32,11 +32,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
-from paddle.nn.utils.spectral_norm_hook import SpectralNorm
 
 from ..models.base import set_requires_grad
 from ..nets.norm import mean_over
-from ..nets.ugatit import TRAINING_PROGRAM
 from ..utils.env import discard_stdout
 
 #: the per-parameter Adam state, as Paddle names it in both modes (``<param name><suffix>``)
@@ -119,10 +117,8 @@ def _batch_norm_forward(layer, x):
     batch_norm kernel leaves them unchanged. As PyTorch (and nets/norm.BatchNorm2D in eager mode):
     running = momentum * running + (1 - momentum) * batch statistic, with the UNBIASED batch variance
     (n/(n-1) times the biased one the batch is normalised with, n values per channel)."""
-    if not layer.training:
-        return _frozen_batch_norm_forward(layer, x)
-    if layer._data_format != "NCHW":
-        raise FastPathError("train.fast: BatchNorm2D must be NCHW")
+    if layer._data_format != "NCHW" or not layer.training:
+        raise FastPathError("train.fast: BatchNorm2D must be NCHW and in training mode")
     out = F.batch_norm(x, layer._mean, layer._variance, weight=layer.weight, bias=layer.bias, training=True,
                        momentum=layer._momentum, epsilon=layer._epsilon)
     xd = x.detach()
@@ -135,49 +131,6 @@ def _batch_norm_forward(layer, x):
     paddle.assign(layer._mean * m + batch_mean * (1.0 - m), output=layer._mean)
     paddle.assign(layer._variance * m + batch_var * (1.0 - m), output=layer._variance)
     return out
-
-
-def _frozen_batch_norm_forward(layer, x):
-    """Eval-mode batch norm (a frozen net's, such as photo2cartoon's face-ID MobileFaceNet) as one
-    per-channel affine of ``x``: ``(x - running mean) * weight / sqrt(running var + eps) + bias``. Plain
-    element-wise ops whose input gradient oneDNN computes (its batch_norm_grad with global statistics fails)."""
-    scale = layer.weight * paddle.rsqrt(layer._variance + layer._epsilon)
-    shift = layer.bias - layer._mean * scale
-    shape = [1, -1] + [1] * (len(x.shape) - 2)
-    return x * scale.reshape(shape) + shift.reshape(shape)
-
-
-class _StaticSpectralNorm:
-    """The forward pre-hook of ``paddle.nn.utils.spectral_norm`` for a static program: the same power
-    iteration (``n_power_iterations`` steps on the detached weight matrix, u and v without gradient), then
-    ``weight = weight_orig / (u . W v)`` with the gradient flowing through W only, as the eager hook and
-    PyTorch. Each call in the program continues from the previous call's u and v (a layer called N times
-    per step iterates N times, as in eager mode); :meth:`store` writes the last ones into the buffers."""
-
-    def __init__(self, hook):
-        self.hook, self.u, self.v = hook, None, None
-
-    def __call__(self, layer, inputs):
-        hook = self.hook
-        weight = getattr(layer, hook.name + "_orig")
-        matrix = hook.reshape_weight_to_matrix(weight)
-        if self.u is None:
-            self.u, self.v = getattr(layer, hook.name + "_u"), getattr(layer, hook.name + "_v")
-        if layer.training:
-            fixed = matrix.detach()
-            for _ in range(hook.n_power_iterations):
-                self.v = F.normalize(paddle.matmul(fixed, self.u, transpose_x=True), axis=0, epsilon=hook.eps)
-                self.u = F.normalize(paddle.matmul(fixed, self.v), axis=0, epsilon=hook.eps)
-        sigma = paddle.dot(self.u, paddle.mv(matrix, self.v))
-        # times 1/sigma as [1, 1, ...]: oneDNN's divide_grad fails on a 0-D divisor and is wrong on a broadcast one
-        setattr(layer, hook.name, weight * paddle.reciprocal(sigma).reshape([1] * len(weight.shape)))
-
-    def store(self, layer):
-        """Write the program's last u and v into the layer's buffers (after every call of the layer)."""
-        for key in ("_u", "_v"):
-            buffer, value = getattr(layer, self.hook.name + key), getattr(self, key[1])
-            if value is not buffer:
-                paddle.assign(value, output=buffer)
 
 
 def _conv_transpose_as_matmul(layer, x, output_size=None):
@@ -207,18 +160,6 @@ def _conv_transpose_as_matmul(layer, x, output_size=None):
     return y if layer.bias is None else y + layer.bias.reshape([1, -1, 1, 1])
 
 
-def _linear_to_one_forward(layer, x):
-    """``Linear.forward`` of a layer with one output (U-GAT-IT's CAM classifiers) as a product and a sum
-    over the features: oneDNN's matmul_grad returns NaN input gradients when the output has one column."""
-    y = (x * layer.weight.reshape([1, -1])).sum(axis=-1, keepdim=True)
-    return y if layer.bias is None else y + layer.bias
-
-
-def _linear_weight(layer):
-    """A Linear layer's weight parameter ([in, out]; ``weight_orig`` under a spectral norm)."""
-    return layer._parameters.get("weight_orig", layer._parameters.get("weight"))
-
-
 def _plain_gradient_activation(layer, x):
     """An activation's ``forward`` (ReLU, LeakyReLU after InstanceNorm) with its output passed through a
     plain copy, so that its gradient arrives in plain NCHW layout, as its forward value is (Paddle's
@@ -244,22 +185,6 @@ def _remove_dead_init_ops(program):
                 changed = True
 
 
-def _subtracts_to_adds(program):
-    """Replace every ``subtract(x, y)`` by ``add(x, scale(y, -1))`` (the same value, exactly), before the
-    backward is written: Paddle 3.3.1's oneDNN subtract_grad returns wrong gradients when both operands
-    need one (found by tests/test_fast_paths.py on the U-GAT-IT norms' centring, ``x - mean(x)``)."""
-    block = program.global_block()
-    for op in list(block.ops):
-        if op.name() != "pd_op.subtract":
-            continue
-        x, y = op.operand_source(0), op.operand_source(1)
-        paddle.pir.set_insertion_point(op)
-        total = paddle.add(x, paddle.scale(y, -1.0))
-        op.result(0).replace_all_uses_with(total)
-        block.remove_op(op)
-    paddle.pir.reset_insertion_point_to_end()
-
-
 def _add_n_to_adds(program):
     """Replace every ``add_n`` (the backward's gradient accumulation) by a chain of ``add``: oneDNN's
     add_n fails ("dnnl::error") on some of them in Paddle 3.3.1 (0-D and BatchNorm gradients).
@@ -283,79 +208,6 @@ def _add_n_to_adds(program):
     paddle.pir.reset_insertion_point_to_end()
 
 
-@contextlib.contextmanager
-def _without_struct_names():
-    """Layer calls without Paddle's ``name_struct`` (call-path names for AutoParallel, which the programs do
-    not use): in PIR mode it lists every op of the program twice per layer call, so writing a program took
-    time quadratic in its size (photo2cartoon's step: over 20 minutes; without it, about a minute)."""
-    from paddle.nn.layer import layers
-    original = layers.name_struct
-    layers.name_struct = lambda prefix=None: contextlib.nullcontext()
-    try:
-        yield
-    finally:
-        layers.name_struct = original
-
-
-def _nets(model):
-    """The model's nets whose weights the programs use: ``model.nets`` and a frozen face-ID net."""
-    facenet = getattr(model, "facenet", None)
-    return {**model.nets, "facenet": facenet} if facenet is not None else dict(model.nets)
-
-
-def _twin(model):
-    """A static-mode copy of ``model`` (same class and arguments; its weights are replaced by the eager
-    ones'). photo2cartoon's face-ID net is built empty, not loaded from its file again."""
-    from ..nets.mobilefacenet import MobileFaceNet
-    args = dict(model.init_args, is_train=True)
-    facenet = getattr(model, "facenet", None)
-    if facenet is not None:
-        args["faceid_weight"] = 0  # the twin's own face-ID net is made below
-    with _quiet_logger():
-        twin = type(model)(**args)
-    if facenet is not None:
-        twin.faceid_weight, twin.facenet = model.faceid_weight, MobileFaceNet(facenet.linear.weight.shape[1])
-        twin.facenet.eval()
-        set_requires_grad([twin.facenet], False)
-    return twin
-
-
-@contextlib.contextmanager
-def _quiet_logger():
-    from ..utils.env import logger
-    disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = disabled
-
-
-def _patch(layer):
-    """Give ``layer`` of a twin its static-program form (see the functions above); returns the spectral-norm
-    hooks it replaced, as a list of :class:`_StaticSpectralNorm`."""
-    if isinstance(layer, nn.Conv2DTranspose):
-        layer.forward = types.MethodType(_conv_transpose_as_matmul, layer)
-    elif isinstance(layer, nn.Pad2D):
-        layer.forward = types.MethodType(_pad2d_forward, layer)
-    elif isinstance(layer, nn.BatchNorm2D):
-        layer.forward = types.MethodType(_batch_norm_forward, layer)
-    elif isinstance(layer, nn.Linear) and _linear_weight(layer).shape[1] == 1:
-        layer.forward = types.MethodType(_linear_to_one_forward, layer)
-    elif isinstance(layer, nn.BatchNorm1D) and not layer.training:
-        layer.forward = types.MethodType(_frozen_batch_norm_forward, layer)
-    elif isinstance(layer, nn.Sequential):  # activations right after an instance norm
-        children = list(layer.children())
-        for norm, act in zip(children, children[1:]):
-            if isinstance(norm, nn.InstanceNorm2D) and isinstance(act, (nn.ReLU, nn.LeakyReLU)):
-                act.forward = types.MethodType(_plain_gradient_activation, act)
-    hooks = []
-    for key, hook in list(layer._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm):
-            hooks.append(_StaticSpectralNorm(hook))
-            layer._forward_pre_hooks[key] = hooks[-1]
-    return hooks
-
-
 class _Program:
     """One static program with its own twin of the model; ``body(self)`` writes the step into it
     and returns {fetch name: value}. Images are ``sides`` = (height, width)."""
@@ -366,28 +218,31 @@ class _Program:
         self.params = {}  # optimizer name -> static parameters, in the eager optimizer's order
         # unique_name.guard: every program's twin gets the same parameter names, so the programs
         # share one set of scope variables
-        token = TRAINING_PROGRAM.set(True)
-        try:
-            with _static_mode(), paddle.static.program_guard(self.main, self.startup), \
-                    paddle.utils.unique_name.guard(), _without_struct_names():
-                self.twin = _twin(model)
-                spectral = [(layer, hook) for net in _nets(self.twin).values()
-                            for layer in net.sublayers(include_self=True) for hook in _patch(layer)]
-                self.fetch = body(self)
-                for layer, hook in spectral:
-                    hook.store(layer)
-                _add_n_to_adds(self.main)
-                _remove_dead_init_ops(self.main)
-        finally:
-            TRAINING_PROGRAM.reset(token)
+        with _static_mode(), paddle.static.program_guard(self.main, self.startup), paddle.utils.unique_name.guard():
+            self.twin = type(model)(**model.init_args, is_train=True)
+            for net in self.twin.nets.values():
+                for layer in net.sublayers(include_self=True):
+                    if isinstance(layer, nn.Conv2DTranspose):
+                        layer.forward = types.MethodType(_conv_transpose_as_matmul, layer)
+                    elif isinstance(layer, nn.Pad2D):
+                        layer.forward = types.MethodType(_pad2d_forward, layer)
+                    elif isinstance(layer, nn.BatchNorm2D):
+                        layer.forward = types.MethodType(_batch_norm_forward, layer)
+                    elif isinstance(layer, nn.Sequential):  # activations right after an instance norm
+                        children = list(layer.children())
+                        for norm, act in zip(children, children[1:]):
+                            if isinstance(norm, nn.InstanceNorm2D) and isinstance(act, (nn.ReLU, nn.LeakyReLU)):
+                                act.forward = types.MethodType(_plain_gradient_activation, act)
+            self.fetch = body(self)
+            _add_n_to_adds(self.main)
+            _remove_dead_init_ops(self.main)
         self.compiled = False
         self.fetch_names = list(self.fetch)
         self.fetch_list = [self.fetch[k] for k in self.fetch_names]
         # (scope variable name, eager tensor) of every parameter and buffer of the nets
-        twin_nets = _nets(self.twin)
         self.shared = [(twin_sd[key].name, eager_sd[key])
-                       for name, net in _nets(model).items()
-                       for twin_sd, eager_sd in [(twin_nets[name].state_dict(), net.state_dict())]
+                       for name, net in model.nets.items()
+                       for twin_sd, eager_sd in [(self.twin.nets[name].state_dict(), net.state_dict())]
                        for key in eager_sd]
 
     def data(self, name):
@@ -401,14 +256,11 @@ class _Program:
         same LR scheduler object (the executor reads its value at every run)."""
         model, twin = self.model, self.twin
         names = [next(n for n, net in model.nets.items() if net is eager) for eager in model.optimizer_groups[opt_name]]
-        # not the spectral norms' u and v, parameters in static mode only (nets/ugatit._sn)
-        params = [p for n in names for layer in twin.nets[n].sublayers(include_self=True)
-                  for key, p in layer.named_parameters(include_sublayers=False) if key not in ("weight_u", "weight_v")]
+        params = [p for n in names for p in twin.nets[n].parameters()]
         cfg = model.optimizer_cfg
         opt = paddle.optimizer.Adam(learning_rate=model.schedulers[opt_name], beta1=cfg.get("beta1", 0.5),
                                     beta2=cfg.get("beta2", 0.999), parameters=params,
                                     weight_decay=cfg.get("weight_decay") or None)
-        _subtracts_to_adds(self.main)
         opt.minimize(loss, parameters=params)
         self.params[opt_name] = params
 
@@ -419,11 +271,10 @@ def check_supported(model):
     not ``gan_mode: wgangp``, on the CPU."""
     from ..models.cyclegan import CycleGANModel
     from ..models.pix2pix import Pix2PixModel
-    from ..models.ugatit import UGATITModel
     if not hasattr(model, "optimizer_groups"):
         raise FastPathError("train.fast: call model.setup_training(...) before set_fast()")
-    if not isinstance(model, (CycleGANModel, Pix2PixModel, UGATITModel)):
-        raise FastPathError(f"train.fast supports CycleGAN, pix2pix/colorization, U-GAT-IT and photo2cartoon models, not "
+    if not isinstance(model, (CycleGANModel, Pix2PixModel)):
+        raise FastPathError(f"train.fast supports CycleGAN and pix2pix/colorization models, not "
                             f"{type(model).__name__}: set train.fast: false")
     if model.init_args.get("gan_mode") == "wgangp":
         raise FastPathError("train.fast does not support gan_mode 'wgangp' (its gradient penalty needs a "
@@ -514,13 +365,10 @@ class StaticTrainStep:
 
     def __init__(self, model):
         from ..models.cyclegan import CycleGANModel
-        from ..models.ugatit import UGATITModel
         from .checkpoint import optimizer_state
         check_supported(model)
         if isinstance(model, CycleGANModel):
             self.bodies, self._step = {"G": _cyclegan_g, "D": _cyclegan_d}, self._cyclegan_step
-        elif isinstance(model, UGATITModel):
-            self.bodies, self._step = {"DG": _ugatit}, self._ugatit_step
         else:
             self.bodies, self._step = {"GD": _pix2pix}, self._pix2pix_step
         self.model = model
@@ -642,46 +490,11 @@ class StaticTrainStep:
         order = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
         return {k: float(out[k].item()) for k in order if k in out}
 
-    def _ugatit_step(self):
-        m = self.model
-        out = self.run("DG", {"real_A": m.real_A, "real_B": m.real_B})
-        for k in UGATIT_IMAGES:
-            setattr(m, k, paddle.to_tensor(out["image_" + k]))
-        m.clip_generators()
-        names = [k for k in out if not k.startswith("image_")]
-        order = [k for k in m.loss_order if k in names] + sorted(set(names) - set(m.loss_order))
-        return {k: float(out[k].item()) for k in order}
-
     def _pix2pix_step(self):
         m = self.model
         out = self.run("GD", {"real_A": m.real_A, "real_B": m.real_B})
         m.fake_B = paddle.to_tensor(out["image_fake_B"])
         return {k: float(out[k].item()) for k in ("G_GAN", "G_L1", "D_real", "D_fake")}
-
-
-def _ugatit(prog):
-    """U-GAT-IT/photo2cartoon: the D step (fakes without gradient, the four discriminators' losses, D
-    update), then the G step with the updated discriminators (frozen): every part of L_G, one backward, G
-    update. The clippers run on the eager nets after the program (they share its parameters)."""
-    tw = prog.twin
-    tw.real_A, tw.real_B = prog.data("real_A"), prog.data("real_B")
-    fake_A2B = tw.nets["genA2B"](tw.real_A)[0].detach()
-    fake_B2A = tw.nets["genB2A"](tw.real_B)[0].detach()
-    d_losses = {"D_A": tw._d_loss("A", tw.real_A, fake_B2A), "D_B": tw._d_loss("B", tw.real_B, fake_A2B)}
-    prog.minimize("D", d_losses["D_A"] + d_losses["D_B"])
-    set_requires_grad([tw.nets[k] for k in ("disGA", "disGB", "disLA", "disLB")], False)
-    g_losses = {}
-    for part in tw.generator_parts():
-        for name, value in part().items():
-            g_losses[name] = g_losses[name] + value if name in g_losses else value
-    prog.minimize("G", sum(g_losses.values()))
-    images = {"image_" + k: getattr(tw, k) for k in UGATIT_IMAGES}
-    return {**d_losses, **g_losses, **images}
-
-
-#: the images of a U-GAT-IT step the model keeps for its visuals (models/ugatit.py)
-UGATIT_IMAGES = ("fake_A2B", "fake_A2B2A", "heatmap_A2B", "fake_B2A", "fake_B2A2B", "heatmap_B2A",
-                 "fake_A2A", "fake_B2B")
 
 
 def _cyclegan_g(prog):

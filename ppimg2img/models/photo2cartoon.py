@@ -31,7 +31,6 @@ class Photo2CartoonModel(UGATITModel):
                          identity_weight=identity_weight, cam_weight=cam_weight,
                          n_layers_local=n_layers_local,
                          is_train=is_train, seed=seed)
-        self.init_args.update(faceid_weight=faceid_weight, faceid_model=faceid_model)
         self.faceid_weight = faceid_weight
         self.w_clipper = WClipper(0.0, 1.0)
         self.facenet = None

@@ -58,10 +58,6 @@ class UGATITModel(BaseModel):
     def __init__(self, generator, discriminator, adv_weight=1.0, cycle_weight=10.0, identity_weight=10.0,
                  cam_weight=1000.0, n_layers_local=5, is_train=True, seed=0):
         super().__init__()
-        # the constructor's arguments (train.fast builds a static twin from them, engine/fast.py)
-        self.init_args = dict(generator=generator, discriminator=discriminator, adv_weight=adv_weight,
-                              cycle_weight=cycle_weight, identity_weight=identity_weight, cam_weight=cam_weight,
-                              n_layers_local=n_layers_local, seed=seed)
         self.adv_weight, self.cycle_weight = adv_weight, cycle_weight
         self.identity_weight, self.cam_weight = identity_weight, cam_weight
         g_cfg = dict(generator)
@@ -141,10 +137,7 @@ class UGATITModel(BaseModel):
 
     # ------------------------------------------------------------------ one step
     def train_step(self):
-        """One iteration of the original: D step, G step, RhoClipper. Returns float losses.
-        With :meth:`set_fast` on, the same step runs as a static program (engine/fast.py)."""
-        if self.fast_step is not None:
-            return self.fast_step.step()
+        """One iteration of the original: D step, G step, RhoClipper. Returns float losses."""
         G = [self.nets["genA2B"], self.nets["genB2A"]]
         D = [self.nets[k] for k in ("disGA", "disGB", "disLA", "disLB")]
         values = {}

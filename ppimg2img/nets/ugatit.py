@@ -8,7 +8,6 @@ state_dict keys are the original ones ('DownBlock.1.weight', 'UpBlock1_1.norm1.r
 Export note: nearest x2 upsampling is written with unsqueeze/expand/flatten (:func:`upsample_nearest2x`)
 because Paddle Inference 3.3 with oneDNN cannot run any interpolate op.
 """
-import contextvars
 import math
 
 import paddle
@@ -20,20 +19,13 @@ from .conv import BandedConv2D, ReflectPad2D
 from .norm import PlaneInstanceNorm2D, layer_instance_norm, plane_mean
 
 
-#: True while engine/fast.py writes a training program (static graph with backward, on oneDNN), where
-#: :func:`upsample_nearest2x` and :func:`class_activation` take forms whose gradients oneDNN runs
-TRAINING_PROGRAM = contextvars.ContextVar("training_program", default=False)
-
-
 def upsample_nearest2x(x):
     """Nearest-neighbour x2 upsampling of NCHW ``x`` (``nn.Upsample(scale_factor=2)``), without an
     interpolate op. Eager: each pixel repeated into a 2x2 block by expand + reshape. Static graphs
     (export): a depthwise 2x2 stride-2 transposed convolution with a kernel of ones, which oneDNN runs
     (each output pixel is one input pixel times 1: exact), where the expand + reshape cost ~8% of the
-    exported U-GAT-IT's time (Paddle's plain expand kernel and layout conversions); training programs
-    (:data:`TRAINING_PROGRAM`) keep expand + reshape: oneDNN's transposed convolution has no backward."""
-    if (not paddle.in_dynamic_mode() and not TRAINING_PROGRAM.get()
-            and isinstance(x.shape[1], int) and x.shape[1] > 0):
+    exported U-GAT-IT's time (Paddle's plain expand kernel and layout conversions)."""
+    if not paddle.in_dynamic_mode() and isinstance(x.shape[1], int) and x.shape[1] > 0:
         c = x.shape[1]
         return F.conv2d_transpose(x, paddle.ones([c, 1, 2, 2], x.dtype), stride=2, groups=c)
     return x.unsqueeze([3, 5]).expand([-1, -1, -1, 2, -1, 2]).flatten(4, 5).flatten(2, 3)
@@ -176,19 +168,10 @@ def class_activation(x, gap_fc, gmp_fc, gap_weight, gmp_weight):
     gap_logit = gap_fc(plane_mean(x).flatten(1))
     # adaptive max pooling, as the original: Paddle's gradient of max over axes [2, 3] took 5.9 s for a
     # 256x32x32 map (70% of a U-GAT-IT training step), the pooling's 0.5 ms; the same gradient (to the maximum)
-    if TRAINING_PROGRAM.get() and all(isinstance(d, int) and d > 0 for d in x.shape[2:]):
-        # a max over H and W (the same maximum and gradient): Paddle 3.3's CPU gradient of adaptive max
-        # pooling corrupts memory after oneDNN ops
-        pooled = x.max(axis=[2, 3], keepdim=True)
-    else:
-        pooled = F.adaptive_max_pool2d(x, 1)
-    gmp_logit = gmp_fc(pooled.flatten(1))
+    gmp_logit = gmp_fc(F.adaptive_max_pool2d(x, 1).flatten(1))
     gap = x * gap_weight.transpose([1, 0]).unsqueeze([2, 3])
     gmp = x * gmp_weight.transpose([1, 0]).unsqueeze([2, 3])
-    features = paddle.concat([gap, gmp], axis=1)
-    if TRAINING_PROGRAM.get():  # a plain copy: oneDNN's concat_grad fails on a blocked gradient of 2 x 8 channels
-        features = paddle.assign(features)
-    return features, paddle.concat([gap_logit, gmp_logit], axis=1)
+    return paddle.concat([gap, gmp], axis=1), paddle.concat([gap_logit, gmp_logit], axis=1)
 
 
 class UGATITGenerator(nn.Layer):
@@ -268,24 +251,7 @@ def check_full_size(x, img_size):
 
 
 def _sn(layer):
-    """``nn.utils.spectral_norm(layer)`` (PyTorch's defaults: one power iteration, eps 1e-12). In static
-    mode (train.fast's programs, engine/fast.py), where a layer cannot register tensor buffers, u and v
-    are untrained parameters of the same names (``weight_u``/``weight_v``) and the same hook class is
-    registered, for the program to replace."""
-    if paddle.in_dynamic_mode():
-        return nn.utils.spectral_norm(layer)
-    from paddle.nn.utils.spectral_norm_hook import SpectralNorm
-    dim = 1 if isinstance(layer, (nn.Conv2DTranspose, nn.Linear)) else 0  # as spectral_norm's default
-    hook = SpectralNorm("weight", 1, dim, 1e-12)
-    weight = layer._parameters.pop("weight")
-    height, width = hook.reshape_weight_to_matrix(weight).shape
-    layer.add_parameter("weight_orig", weight)
-    for name, size in (("weight_u", height), ("weight_v", width)):
-        vector = layer.create_parameter([size], default_initializer=I.Constant(0.0))
-        vector.stop_gradient = True
-        layer.add_parameter(name, vector)
-    layer.register_forward_pre_hook(hook)
-    return layer
+    return nn.utils.spectral_norm(layer)
 
 
 class UGATITDiscriminator(nn.Layer):
