@@ -1,0 +1,288 @@
+"""Eager 2-D convolutions on the CPU through oneDNN, the library Paddle ships (``paddle/libs/libdnnl.so.3``).
+
+Paddle 3.3's eager CPU convolution unfolds its input (im2col) and multiplies matrices; oneDNN's direct
+convolutions, which PyTorch's CPU convolutions also run, are 2-3x faster forward and backward on the
+U-GAT-IT/photo2cartoon maps (benchmarks/README.md, issue 23) and unfold nothing. Paddle's eager mode
+never calls them, so this module binds oneDNN's C API with ctypes (no compiler, no new dependency) and
+wraps forward, data gradient and weight gradient in a :class:`paddle.autograd.PyLayer`.
+
+A :class:`_Plan` holds one convolution geometry's primitives: oneDNN picks its blocked layouts
+(``format_tag any``) and plain NCHW tensors are reordered in and out. Values and gradients equal Paddle's
+convolution within float32 rounding (tests/test_onednn_conv.py checks both against float64).
+
+The gradient is first order only (no double backward), so only layers that are never differentiated twice
+call it: ``nets.conv.BandedConv2D``, the convolutions of the U-GAT-IT/photo2cartoon nets and the ResNet
+generator (WGAN-GP's double backward runs through discriminators only). Where the library is missing, a
+geometry is not implemented or ``PPIMG2IMG_ONEDNN_CONV=0`` is set, :func:`conv2d` is ``F.conv2d``.
+"""
+import collections
+import ctypes
+import os
+import threading
+
+import paddle
+import paddle.nn.functional as F
+from paddle.autograd import PyLayer
+
+# oneDNN v3 C API constants (include/oneapi/dnnl/dnnl_types.h, dnnl_common_types.h)
+_F32, _ANY = 3, 1  # dnnl_f32, dnnl_format_tag_any
+_CPU, _IN_ORDER = 1, 1  # dnnl_cpu, dnnl_stream_in_order
+_FORWARD_TRAINING, _DIRECT = 64, 1  # dnnl_forward_training, dnnl_convolution_direct (as PyTorch's CPU convolutions)
+_Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST = 129, 130, 131, 132, 133, 134
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS, _ARG_DIFF_BIAS = 129, 145, 161, 169
+
+_Dims = ctypes.c_int64 * 12  # dnnl_dims_t
+
+
+class _ExecArg(ctypes.Structure):  # dnnl_exec_arg_t
+    _fields_ = [("arg", ctypes.c_int), ("memory", ctypes.c_void_p)]
+
+
+class OneDNNError(RuntimeError):
+    """A oneDNN call failed (the status code and call name are in the message)."""
+
+
+class _Library:
+    """The loaded library and one CPU engine; a stream per thread. ``own`` lists the handles an object
+    made, for :meth:`release` to destroy."""
+
+    _DESTROY = {"md": "dnnl_memory_desc_destroy", "mem": "dnnl_memory_destroy",
+                "pd": "dnnl_primitive_desc_destroy", "prim": "dnnl_primitive_destroy"}
+
+    def __init__(self, path):
+        self.lib = lib = ctypes.CDLL(path)
+        lib.dnnl_primitive_desc_query_md.restype = ctypes.c_void_p
+        lib.dnnl_memory_desc_equal.restype = ctypes.c_int
+        lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+        self.engine = ctypes.c_void_p()
+        self.check("dnnl_engine_create", ctypes.byref(self.engine), _CPU, ctypes.c_size_t(0))
+        self.local = threading.local()
+
+    def check(self, name, *args):
+        status = getattr(self.lib, name)(*args)
+        if status != 0:
+            raise OneDNNError(f"oneDNN {name} failed with status {status}")
+
+    @property
+    def stream(self):
+        stream = getattr(self.local, "stream", None)
+        if stream is None:
+            stream = ctypes.c_void_p()
+            self.check("dnnl_stream_create", ctypes.byref(stream), self.engine, ctypes.c_uint(_IN_ORDER))
+            self.local.stream = stream
+        return stream
+
+    def _new(self, own, kind, create, *args):
+        handle = ctypes.c_void_p()
+        self.check(create, ctypes.byref(handle), *args)
+        own.append((kind, handle))
+        return handle
+
+    def plain_md(self, own, dims):
+        """A plain (row-major, like a Paddle tensor) float32 memory descriptor of ``dims``."""
+        strides, step = [], 1
+        for d in reversed(dims):
+            strides.append(step)
+            step *= d
+        return self._new(own, "md", "dnnl_memory_desc_create_with_strides", len(dims), _Dims(*dims), _F32,
+                         _Dims(*reversed(strides)))
+
+    def any_md(self, own, dims):
+        """A float32 descriptor whose layout the primitive chooses."""
+        return self._new(own, "md", "dnnl_memory_desc_create_with_tag", len(dims), _Dims(*dims), _F32, _ANY)
+
+    def memory(self, own, md):
+        """A memory object of descriptor ``md`` without a buffer (set per call: ``set_handle``)."""
+        return self._new(own, "mem", "dnnl_memory_create", md, self.engine, None)
+
+    def primitive(self, own, pd):
+        return self._new(own, "prim", "dnnl_primitive_create", pd)
+
+    def set_handle(self, memory, tensor):
+        self.check("dnnl_memory_set_data_handle", memory, ctypes.c_void_p(tensor.data_ptr()))
+
+    def execute(self, prim, args):
+        arr = (_ExecArg * len(args))(*[_ExecArg(a, m) for a, m in args])
+        self.check("dnnl_primitive_execute", prim, self.stream, len(args), arr)
+        self.check("dnnl_stream_wait", self.stream)
+
+    def release(self, own):
+        for kind, handle in reversed(own):
+            getattr(self.lib, self._DESTROY[kind])(handle)
+        own.clear()
+
+
+class _Port:
+    """One tensor argument of a primitive: a memory on the plain Paddle tensor and, when the primitive
+    chose another layout, a memory in that layout (on a scratch tensor per call) and the reorder between."""
+
+    def __init__(self, lib, own, dims, chosen_md, into_primitive):
+        self.lib, self.into = lib, into_primitive
+        plain_md = lib.plain_md(own, dims)
+        self.plain = lib.memory(own, plain_md)
+        self.reorder = None
+        if lib.lib.dnnl_memory_desc_equal(chosen_md, plain_md):
+            self.chosen = self.plain
+            return
+        self.chosen = lib.memory(own, chosen_md)
+        self.floats = (lib.lib.dnnl_memory_desc_get_size(chosen_md) + 3) // 4
+        src, dst = (plain_md, chosen_md) if into_primitive else (chosen_md, plain_md)
+        pd = lib._new(own, "pd", "dnnl_reorder_primitive_desc_create", src, lib.engine, dst, lib.engine, None)
+        self.reorder = lib.primitive(own, pd)
+
+    def bind(self, tensor, scratch):
+        """Point the port at ``tensor``; inputs are reordered into the chosen layout. ``scratch`` keeps
+        the chosen layout's buffer alive until the primitive ran."""
+        self.lib.set_handle(self.plain, tensor)
+        if self.reorder is not None:
+            scratch.append(paddle.empty([self.floats], "float32"))
+            self.lib.set_handle(self.chosen, scratch[-1])
+            if self.into:
+                self.lib.execute(self.reorder, [(_ARG_SRC, self.plain), (_ARG_DST, self.chosen)])
+        return self.chosen
+
+    def finish(self):
+        """Reorder an output back into the plain tensor."""
+        if self.reorder is not None:
+            self.lib.execute(self.reorder, [(_ARG_SRC, self.chosen), (_ARG_DST, self.plain)])
+
+
+class _Plan:
+    """The forward, data-gradient and weight-gradient primitives of one convolution geometry. oneDNN chooses
+    their layouts (``format_tag any``), :class:`_Port` reorders. ``padding`` is (top, bottom, left, right)."""
+
+    def __init__(self, lib, x_shape, w_shape, bias, stride, padding, dilation, groups):
+        self.lib, self.own, self.lock = lib, [], threading.Lock()
+        n, c, h, w = x_shape
+        o, _, kh, kw = w_shape
+        oh = (h + padding[0] + padding[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        ow = (w + padding[2] + padding[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        self.x_dims, self.y_dims, self.w_shape = [n, c, h, w], [n, o, oh, ow], list(w_shape)
+        w_dims = [groups, o // groups, c // groups, kh, kw] if groups > 1 else [o, c, kh, kw]
+        geometry = (_Dims(*stride), _Dims(dilation[0] - 1, dilation[1] - 1),  # oneDNN: dilation 0 = none
+                    _Dims(padding[0], padding[2]), _Dims(padding[1], padding[3]))
+        try:
+            own, x_any, w_any, y_any = self.own, lib.any_md(self.own, self.x_dims), lib.any_md(self.own, w_dims), \
+                lib.any_md(self.own, self.y_dims)
+            bias_md = lib.plain_md(own, [o]) if bias else None
+            self.bias = lib.memory(own, bias_md) if bias else None
+            fwd = lib._new(own, "pd", "dnnl_convolution_forward_primitive_desc_create", lib.engine,
+                           _FORWARD_TRAINING, _DIRECT, x_any, w_any, bias_md, y_any, *geometry, None)
+            data = lib._new(own, "pd", "dnnl_convolution_backward_data_primitive_desc_create", lib.engine,
+                            _DIRECT, x_any, w_any, y_any, *geometry, fwd, None)
+            weights = lib._new(own, "pd", "dnnl_convolution_backward_weights_primitive_desc_create", lib.engine,
+                               _DIRECT, x_any, w_any, bias_md, y_any, *geometry, fwd, None)
+            self.steps = {}
+            for kind, pd, ports in (("forward", fwd, {"x": (self.x_dims, _Q_SRC, True), "w": (w_dims, _Q_WEIGHTS, True),
+                                                       "y": (self.y_dims, _Q_DST, False)}),
+                                    ("data", data, {"dy": (self.y_dims, _Q_DIFF_DST, True), "w": (w_dims, _Q_WEIGHTS, True),
+                                                    "dx": (self.x_dims, _Q_DIFF_SRC, False)}),
+                                    ("weights", weights, {"x": (self.x_dims, _Q_SRC, True),
+                                                          "dy": (self.y_dims, _Q_DIFF_DST, True),
+                                                          "dw": (w_dims, _Q_DIFF_WEIGHTS, False)})):
+                self.steps[kind] = (lib.primitive(own, pd), {
+                    name: _Port(lib, own, dims, ctypes.c_void_p(lib.lib.dnnl_primitive_desc_query_md(pd, query, 0)), into)
+                    for name, (dims, query, into) in ports.items()})
+        except OneDNNError:
+            lib.release(self.own)
+            raise
+
+    def run(self, kind, tensors, bias=None):
+        """Run primitive ``kind`` on {port name: (oneDNN argument, tensor)} (outputs preallocated)."""
+        prim, ports = self.steps[kind]
+        with self.lock:
+            scratch = []
+            args = [(arg, ports[name].bind(t, scratch)) for name, (arg, t) in tensors.items()]
+            if bias is not None:
+                self.lib.set_handle(self.bias, bias[1])
+                args.append((bias[0], self.bias))
+            self.lib.execute(prim, args)
+            for name in tensors:
+                if not ports[name].into:
+                    ports[name].finish()
+
+    def __del__(self):
+        try:
+            self.lib.release(self.own)
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass
+
+
+class _Convolution(PyLayer):
+    """The convolution as a PyLayer: oneDNN forward, data and weight gradients (first order only)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, plan):
+        y = paddle.empty(plan.y_dims, "float32")
+        plan.run("forward", {"x": (_ARG_SRC, x), "w": (_ARG_WEIGHTS, weight), "y": (_ARG_DST, y)},
+                 None if bias is None else (_ARG_BIAS, bias))
+        ctx.plan, ctx.has_bias = plan, bias is not None
+        ctx.needs = (not x.stop_gradient, not weight.stop_gradient or (bias is not None and not bias.stop_gradient))
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensor()
+        plan = ctx.plan
+        dy = dy if dy.is_contiguous() else dy.contiguous()
+        dx = dw = db = None
+        if ctx.needs[0]:
+            dx = paddle.empty(plan.x_dims, "float32")
+            plan.run("data", {"dy": (_ARG_DIFF_DST, dy), "w": (_ARG_WEIGHTS, weight), "dx": (_ARG_DIFF_SRC, dx)})
+        if ctx.needs[1]:
+            dw = paddle.empty(plan.w_shape, "float32")
+            db = paddle.empty([plan.y_dims[1]], "float32") if ctx.has_bias else None
+            plan.run("weights", {"x": (_ARG_SRC, x), "dy": (_ARG_DIFF_DST, dy), "dw": (_ARG_DIFF_WEIGHTS, dw)},
+                     None if db is None else (_ARG_DIFF_BIAS, db))
+        return (dx, dw, db) if ctx.has_bias else (dx, dw)
+
+
+_LIBRARY = None
+_PLANS = collections.OrderedDict()  # geometry -> _Plan (False: oneDNN lacks it)
+#: geometries whose primitives are kept (least recently used ones are dropped)
+MAX_PLANS = 256
+ENABLED = os.environ.get("PPIMG2IMG_ONEDNN_CONV", "1") != "0"
+
+
+def _library():
+    global _LIBRARY, ENABLED
+    if _LIBRARY is None and ENABLED:
+        path = os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so.3")
+        try:
+            _LIBRARY = _Library(path)
+        except (OSError, OneDNNError, AttributeError):
+            ENABLED = False
+    return _LIBRARY
+
+
+def available():
+    """Whether oneDNN's library loaded (and ``PPIMG2IMG_ONEDNN_CONV`` is not ``0``)."""
+    return _library() is not None
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``F.conv2d`` (NCHW, float32) by oneDNN in eager mode on the CPU; ``F.conv2d`` elsewhere."""
+    lib = _library() if paddle.in_dynamic_mode() else None
+    if (lib is None or not x.place.is_cpu_place() or x.dtype != paddle.float32 or len(x.shape) != 4
+            or isinstance(padding, str)):
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    pair = lambda v: tuple(v) if isinstance(v, (list, tuple)) else (v, v)
+    stride, dilation = pair(stride), pair(dilation)
+    p = pair(padding) if not (isinstance(padding, (list, tuple)) and len(padding) == 4) else tuple(padding)
+    pads = (p[0], p[0], p[1], p[1]) if len(p) == 2 else p  # top, bottom, left, right
+    key = (tuple(x.shape), tuple(weight.shape), bias is not None, stride, pads, dilation, groups)
+    plan = _PLANS.pop(key, None)
+    if plan is None:
+        try:
+            plan = _Plan(lib, x.shape, weight.shape, bias is not None, stride, pads, dilation, groups)
+        except OneDNNError:  # a geometry oneDNN does not implement: Paddle's convolution
+            plan = False
+    _PLANS[key] = plan  # most recent last
+    while len(_PLANS) > MAX_PLANS:
+        _PLANS.popitem(last=False)  # a plan still used by a pending backward lives on in its PyLayer context
+    if plan is False:
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x = x if x.is_contiguous() else x.contiguous()
+    return _Convolution.apply(x, weight, bias, plan)
