@@ -2,6 +2,8 @@
 import paddle
 import paddle.nn.functional as F
 
+from .nets.onednn_conv import first_order_only
+
 GAN_MODES = ("vanilla", "lsgan", "wgan", "wgangp", "hinge")
 GP_TYPES = ("real", "fake", "mixed")
 
@@ -69,7 +71,8 @@ def gradient_penalty(netD, real, fake, type="mixed", constant=1.0, lambda_gp=10.
     else:
         raise ValueError(f"unknown gradient penalty type {type!r}; valid: {', '.join(GP_TYPES)}")
     interpolates.stop_gradient = False
-    disc = netD(interpolates)
+    with first_order_only():  # differentiated twice: Paddle's convolutions, not the oneDNN PyLayer
+        disc = netD(interpolates)
     gradients = paddle.grad(outputs=disc, inputs=interpolates, grad_outputs=paddle.ones_like(disc),
                             create_graph=True, retain_graph=True)[0]
     gradients = gradients.reshape([real.shape[0], -1])

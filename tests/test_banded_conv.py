@@ -9,6 +9,12 @@ import ppimg2img.nets.conv as conv_module
 from ppimg2img.nets.conv import BandedConv2D
 
 
+@pytest.fixture(autouse=True)
+def paddle_convolutions(monkeypatch):
+    """Bands are the path where oneDNN is missing (tests/test_onednn_conv.py tests the oneDNN path)."""
+    monkeypatch.setattr(conv_module, "ONEDNN_MIN_PIXELS", 2**62)
+
+
 def _pair(monkeypatch, band_bytes, cin, cout, k, **kwargs):
     """A BandedConv2D and an nn.Conv2D with the same weights; bands limited to ``band_bytes``."""
     monkeypatch.setattr(conv_module, "BAND_BYTES", band_bytes)

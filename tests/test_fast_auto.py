@@ -10,6 +10,7 @@ from ppimg2img.config import ConfigError, load_config
 from ppimg2img.engine import fast, trainer as trainer_mod
 from ppimg2img.engine.checkpoint import optimizer_state
 from ppimg2img.engine.trainer import Trainer, auto_fast_choice
+from ppimg2img.nets import onednn_conv
 from ppimg2img.models import MODELS
 from ppimg2img.utils.env import set_seed
 
@@ -23,6 +24,19 @@ def _model(name="CycleGANModel", gen=TINY_G, dis=TINY_D, **kwargs):
     model = MODELS[name](gen, dis, **kwargs)
     model.setup_training({"lr": 2e-4}, {"policy": "linear"})
     return model
+
+
+@pytest.fixture(autouse=True)
+def without_onednn_convolutions(monkeypatch):
+    """The rules below apply where the eager convolutions cannot run on oneDNN (auto takes eager where they can:
+    test_onednn_convolutions_keep_eager)."""
+    monkeypatch.setattr(onednn_conv, "available", lambda: False)
+
+
+def test_onednn_convolutions_keep_eager(monkeypatch, plenty):
+    monkeypatch.setattr(onednn_conv, "available", lambda: True)
+    use, line = auto_fast_choice(_model(), 200_000, 1, (1024, 1024))
+    assert not use and "convolutions run on oneDNN" in line and "train.fast: true" in line
 
 
 @pytest.fixture

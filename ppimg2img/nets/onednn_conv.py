@@ -10,12 +10,15 @@ A :class:`_Plan` holds one convolution geometry's primitives: oneDNN picks its b
 (``format_tag any``) and plain NCHW tensors are reordered in and out. Values and gradients equal Paddle's
 convolution within float32 rounding (tests/test_onednn_conv.py checks both against float64).
 
-The gradient is first order only (no double backward), so only layers that are never differentiated twice
-call it: ``nets.conv.BandedConv2D``, the convolutions of the U-GAT-IT/photo2cartoon nets and the ResNet
-generator (WGAN-GP's double backward runs through discriminators only). Where the library is missing, a
+The gradient is first order only (no double backward): ``nets.conv.BandedConv2D`` (the convolutions of
+the U-GAT-IT/photo2cartoon nets, the ResNet generator and the PatchGAN discriminator) calls it, and
+forwards whose gradient is differentiated again (WGAN-GP's penalty) run inside :func:`first_order_only`,
+with Paddle's convolutions. Where the library is missing, a
 geometry is not implemented or ``PPIMG2IMG_ONEDNN_CONV=0`` is set, :func:`conv2d` is ``F.conv2d``.
 """
 import collections
+import contextlib
+import contextvars
 import ctypes
 import os
 import threading
@@ -247,42 +250,123 @@ ENABLED = os.environ.get("PPIMG2IMG_ONEDNN_CONV", "1") != "0"
 
 
 def _library():
+    """The loaded library, or None (not found, failed, or switched off by ``ENABLED``)."""
     global _LIBRARY, ENABLED
-    if _LIBRARY is None and ENABLED:
-        path = os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so.3")
+    if ENABLED and _LIBRARY is None:
         try:
-            _LIBRARY = _Library(path)
-        except (OSError, OneDNNError, AttributeError):
+            _LIBRARY = _Library(os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so.3"))
+        except (OSError, OneDNNError, AttributeError):  # no such file, an engine error, a symbol missing
             ENABLED = False
-    return _LIBRARY
+    return _LIBRARY if ENABLED else None
+
+
+#: False inside :func:`first_order_only`
+_ALLOWED = contextvars.ContextVar("onednn_conv_allowed", default=True)
+
+
+@contextlib.contextmanager
+def first_order_only():
+    """Within it, convolutions are Paddle's (differentiable twice): for forwards whose gradient is itself
+    differentiated, such as WGAN-GP's penalty (``losses.gradient_penalty``)."""
+    token = _ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
 
 
 def available():
-    """Whether oneDNN's library loaded (and ``PPIMG2IMG_ONEDNN_CONV`` is not ``0``)."""
-    return _library() is not None
+    """Whether oneDNN's library loaded (and ``PPIMG2IMG_ONEDNN_CONV`` is not ``0``), outside
+    :func:`first_order_only`."""
+    return _ALLOWED.get() and _library() is not None
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """``F.conv2d`` (NCHW, float32) by oneDNN in eager mode on the CPU; ``F.conv2d`` elsewhere."""
-    lib = _library() if paddle.in_dynamic_mode() else None
-    if (lib is None or not x.place.is_cpu_place() or x.dtype != paddle.float32 or len(x.shape) != 4
-            or isinstance(padding, str)):
-        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    pair = lambda v: tuple(v) if isinstance(v, (list, tuple)) else (v, v)
-    stride, dilation = pair(stride), pair(dilation)
-    p = pair(padding) if not (isinstance(padding, (list, tuple)) and len(padding) == 4) else tuple(padding)
-    pads = (p[0], p[0], p[1], p[1]) if len(p) == 2 else p  # top, bottom, left, right
-    key = (tuple(x.shape), tuple(weight.shape), bias is not None, stride, pads, dilation, groups)
+def _pair(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+
+
+def _plan(lib, x_shape, w_shape, bias, stride, pads, dilation, groups):
+    """The cached :class:`_Plan` of a geometry, or None where oneDNN does not implement it."""
+    key = (tuple(x_shape), tuple(w_shape), bias, stride, pads, dilation, groups)
     plan = _PLANS.pop(key, None)
     if plan is None:
         try:
-            plan = _Plan(lib, x.shape, weight.shape, bias is not None, stride, pads, dilation, groups)
-        except OneDNNError:  # a geometry oneDNN does not implement: Paddle's convolution
+            plan = _Plan(lib, x_shape, w_shape, bias, stride, pads, dilation, groups)
+        except OneDNNError:
             plan = False
     _PLANS[key] = plan  # most recent last
     while len(_PLANS) > MAX_PLANS:
         _PLANS.popitem(last=False)  # a plan still used by a pending backward lives on in its PyLayer context
-    if plan is False:
+    return plan or None
+
+
+def _eager_cpu_float32(x):
+    """The library when ``x`` is an eager float32 NCHW CPU tensor outside :func:`first_order_only`."""
+    if not paddle.in_dynamic_mode() or not _ALLOWED.get() or len(x.shape) != 4:
+        return None
+    if x.dtype != paddle.float32 or not x.place.is_cpu_place():
+        return None
+    return _library()
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``F.conv2d`` (NCHW, float32) by oneDNN in eager mode on the CPU; ``F.conv2d`` elsewhere."""
+    lib = _eager_cpu_float32(x)
+    plan = None
+    if lib is not None and not isinstance(padding, str):
+        p = tuple(padding) if isinstance(padding, (list, tuple)) and len(padding) == 4 else _pair(padding)
+        pads = (p[0], p[0], p[1], p[1]) if len(p) == 2 else p  # top, bottom, left, right
+        plan = _plan(lib, x.shape, weight.shape, bias is not None, _pair(stride), pads, _pair(dilation), groups)
+    if plan is None:
         return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
     x = x if x.is_contiguous() else x.contiguous()
     return _Convolution.apply(x, weight, bias, plan)
+
+
+class _TransposedConvolution(PyLayer):
+    """``conv2d_transpose`` as the data gradient of the convolution it transposes (``plan``: from the output's
+    shape to the input's, weight [C_in, C_out / groups, kh, kw] read as that convolution's); its input
+    gradient is that convolution's forward, its weight gradient that convolution's weight gradient."""
+
+    @staticmethod
+    def forward(ctx, x, weight, plan):
+        y = paddle.empty(plan.x_dims, "float32")
+        plan.run("data", {"dy": (_ARG_DIFF_DST, x), "w": (_ARG_WEIGHTS, weight), "dx": (_ARG_DIFF_SRC, y)})
+        ctx.plan, ctx.needs = plan, (not x.stop_gradient, not weight.stop_gradient)
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensor()
+        plan = ctx.plan
+        dy = dy if dy.is_contiguous() else dy.contiguous()
+        dx = dw = None
+        if ctx.needs[0]:
+            dx = paddle.empty(plan.y_dims, "float32")
+            plan.run("forward", {"x": (_ARG_SRC, dy), "w": (_ARG_WEIGHTS, weight), "y": (_ARG_DST, dx)})
+        if ctx.needs[1]:
+            dw = paddle.empty(plan.w_shape, "float32")
+            plan.run("weights", {"x": (_ARG_SRC, dy), "dy": (_ARG_DIFF_DST, x), "dw": (_ARG_DIFF_WEIGHTS, dw)})
+        return dx, dw
+
+
+def conv2d_transpose(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """``F.conv2d_transpose`` (NCHW, float32, ``padding`` an int or [pad_h, pad_w]) by oneDNN in eager mode on
+    the CPU; ``F.conv2d_transpose`` elsewhere."""
+    lib = _eager_cpu_float32(x)
+    plan = None
+    if lib is not None and not isinstance(padding, str) and not (isinstance(padding, (list, tuple)) and len(padding) != 2):
+        (sh, sw), (ph, pw), (oh, ow), (dh, dw) = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+        _, cout_g, kh, kw = weight.shape
+        height = (x.shape[2] - 1) * sh - 2 * ph + dh * (kh - 1) + 1 + oh
+        width = (x.shape[3] - 1) * sw - 2 * pw + dw * (kw - 1) + 1 + ow
+        if ph >= oh and pw >= ow:  # the transposed convolution's padding: (p, p - output_padding) on each axis
+            plan = _plan(lib, [x.shape[0], cout_g * groups, height, width], weight.shape, False, (sh, sw),
+                         (ph, ph - oh, pw, pw - ow), (dh, dw), groups)
+    if plan is None:
+        return F.conv2d_transpose(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding,
+                                  dilation=dilation, groups=groups)
+    x = x if x.is_contiguous() else x.contiguous()
+    y = _TransposedConvolution.apply(x, weight, plan)
+    return y if bias is None else y + bias.reshape([1, -1, 1, 1])

@@ -1,6 +1,7 @@
 """PatchGAN discriminators of pix2pix/CycleGAN (Isola et al. 2017), as in the original networks.py."""
 import paddle.nn as nn
 
+from .conv import BandedConv2D
 from .norm import get_norm_layer, uses_bias
 
 
@@ -17,16 +18,18 @@ class NLayerDiscriminator(nn.Layer):
         norm_layer = get_norm_layer(norm)
         bias_attr = None if uses_bias(norm) else False
         kw, padw = 4, 1
-        seq = [nn.Conv2D(input_nc, ndf, kw, stride=2, padding=padw), nn.LeakyReLU(0.2)]
+        # BandedConv2D: oneDNN's convolutions in eager CPU training (nets/conv.py); WGAN-GP's penalty, whose
+        # gradient is differentiated again, runs them as Paddle's (losses.gradient_penalty)
+        seq = [BandedConv2D(input_nc, ndf, kw, stride=2, padding=padw), nn.LeakyReLU(0.2)]
         nf_mult = 1
         for n in range(1, n_layers):
             nf_mult_prev, nf_mult = nf_mult, min(2 ** n, 8)
-            seq += [nn.Conv2D(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=2, padding=padw, bias_attr=bias_attr),
+            seq += [BandedConv2D(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=2, padding=padw, bias_attr=bias_attr),
                     norm_layer(ndf * nf_mult), nn.LeakyReLU(0.2)]
         nf_mult_prev, nf_mult = nf_mult, min(2 ** n_layers, 8)
-        seq += [nn.Conv2D(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=1, padding=padw, bias_attr=bias_attr),
+        seq += [BandedConv2D(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=1, padding=padw, bias_attr=bias_attr),
                 norm_layer(ndf * nf_mult), nn.LeakyReLU(0.2)]
-        seq += [nn.Conv2D(ndf * nf_mult, 1, kw, stride=1, padding=padw)]
+        seq += [BandedConv2D(ndf * nf_mult, 1, kw, stride=1, padding=padw)]
         self.model = nn.Sequential(*seq)
 
     def forward(self, x):

@@ -6,7 +6,7 @@ layer, so state_dict keys equal the PyTorch ones ('model.1.weight',
 """
 import paddle.nn as nn
 
-from .conv import BandedConv2D, ReflectPad2D
+from .conv import BandedConv2D, OneDNNConv2DTranspose, ReflectPad2D
 from .norm import get_norm_layer, uses_bias
 
 PADDING_TYPES = ("reflect", "replicate", "zero")
@@ -28,11 +28,11 @@ class ResnetBlock(nn.Layer):
             return [ReflectPad2D(1, mode=padding_type)], 0
 
         layers, p = pad()
-        layers += [nn.Conv2D(dim, dim, 3, padding=p, bias_attr=bias_attr), norm_layer(dim), nn.ReLU()]
+        layers += [BandedConv2D(dim, dim, 3, padding=p, bias_attr=bias_attr), norm_layer(dim), nn.ReLU()]
         if use_dropout:
             layers += [nn.Dropout(0.5)]
         more, p = pad()
-        layers += more + [nn.Conv2D(dim, dim, 3, padding=p, bias_attr=bias_attr), norm_layer(dim)]
+        layers += more + [BandedConv2D(dim, dim, 3, padding=p, bias_attr=bias_attr), norm_layer(dim)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -61,14 +61,14 @@ class ResnetGenerator(nn.Layer):
         n_downsampling = 2
         for i in range(n_downsampling):
             mult = 2 ** i
-            model += [nn.Conv2D(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias_attr=bias_attr),
+            model += [BandedConv2D(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias_attr=bias_attr),
                       norm_layer(ngf * mult * 2), nn.ReLU()]
         mult = 2 ** n_downsampling
         for _ in range(n_blocks):
             model += [ResnetBlock(ngf * mult, padding_type, norm, use_dropout, use_bias)]
         for i in range(n_downsampling):
             mult = 2 ** (n_downsampling - i)
-            model += [nn.Conv2DTranspose(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
+            model += [OneDNNConv2DTranspose(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
                                          output_padding=1, bias_attr=bias_attr),
                       norm_layer(ngf * mult // 2), nn.ReLU()]
         model += [ReflectPad2D(3, mode="reflect"), BandedConv2D(ngf, output_nc, 7, padding=0), nn.Tanh()]
