@@ -37,6 +37,9 @@ def test_onednn_convolutions_keep_eager(monkeypatch, plenty):
     monkeypatch.setattr(onednn_conv, "available", lambda: True)
     use, line = auto_fast_choice(_model(), 200_000, 1, (1024, 1024))
     assert not use and "convolutions run on oneDNN" in line and "train.fast: true" in line
+    # a U-Net generator's convolutions are Paddle's: the rules below still apply
+    unet = _model(gen={"name": "unet_128", "ngf": 4})
+    assert auto_fast_choice(unet, 200_000, 1, (1024, 1024))[0]
 
 
 @pytest.fixture

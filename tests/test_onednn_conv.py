@@ -164,15 +164,40 @@ def _penalty_gradients(monkeypatch, enabled, guard=True):
 
 def test_wgan_gp_penalty_is_differentiated_twice_through_paddle_convolutions(monkeypatch):
     """The penalty's forward runs inside first_order_only: its parameter gradients (a double backward) equal
-    those with oneDNN switched off; without the guard the oneDNN PyLayer breaks the double backward."""
+    those with oneDNN switched off; without the guard the oneDNN PyLayer refuses the double backward."""
     reference_value, reference = _penalty_gradients(monkeypatch, False)
     value, grads = _penalty_gradients(monkeypatch, True)
     assert abs(value - reference_value) <= 1e-5 * abs(reference_value)
     for name, g in reference.items():
         np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-6 * np.abs(g).max(), err_msg=name)
-    try:  # Paddle 3.3 refuses the PyLayer's weight gradient in paddle.grad(inputs=...); else it would be wrong
-        _, unguarded = _penalty_gradients(monkeypatch, True, guard=False)
-        wrong = any(not np.allclose(unguarded[n], g, rtol=1e-2, atol=1e-6) for n, g in reference.items())
-    except ValueError:
-        wrong = True
-    assert wrong
+    # Paddle wraps the error raised in a PyLayer backward into an OSError
+    with pytest.raises((RuntimeError, OSError), match="first_order_only"):  # not silently wrong second-order terms
+        _penalty_gradients(monkeypatch, True, guard=False)
+
+
+@pytest.mark.parametrize("frozen", ["weight", "bias", "input"])
+def test_partly_frozen_layer_gets_the_gradients_it_asks_for(frozen):
+    rng = np.random.default_rng(5)
+    x0, w0, b0 = rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    grads = {}
+    for name, fn in (("paddle", F.conv2d), ("onednn", onednn_conv.conv2d)):
+        x, w, b = (paddle.to_tensor(v.astype("float32"), stop_gradient=False) for v in (x0, w0, b0))
+        {"weight": w, "bias": b, "input": x}[frozen].stop_gradient = True
+        (fn(x, w, b) ** 2).sum().backward()
+        grads[name] = {k: None if t.grad is None else t.grad.numpy() for k, t in (("input", x), ("weight", w), ("bias", b))}
+    assert grads["onednn"][frozen] is None
+    for k, g in grads["paddle"].items():
+        if k != frozen:
+            np.testing.assert_allclose(grads["onednn"][k], g, rtol=1e-4, atol=1e-4 * np.abs(g).max(), err_msg=k)
+
+
+def test_wrong_channels_and_strided_weights():
+    """A weight that does not fit the input gets Paddle's own error (not oneDNN reading past it); a strided
+    weight view is copied before oneDNN reads it."""
+    with pytest.raises(ValueError):
+        BandedConv2D(3, 8, 3)(paddle.randn([1, 1, 12, 12]))
+    rng = np.random.default_rng(6)
+    x = paddle.to_tensor(rng.standard_normal((1, 4, 10, 10)).astype("float32"))
+    w = paddle.to_tensor(rng.standard_normal((4, 6, 3, 3)).astype("float32")).transpose([1, 0, 2, 3])
+    expected = F.conv2d(x, paddle.to_tensor(w.numpy()))
+    np.testing.assert_allclose(onednn_conv.conv2d(x, w).numpy(), expected.numpy(), rtol=0, atol=1e-5)

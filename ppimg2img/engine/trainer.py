@@ -55,8 +55,8 @@ def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
     (``None``: sizes vary, and each new size builds new programs), for steps of at least
     ``AUTO_FAST_MIN_WORK``, runs of at least ``AUTO_FAST_MIN_ITERS`` iterations, and when its estimated
     peak memory (x ``AUTO_FAST_MEMORY_MARGIN``) fits in the available memory (``fast.available_memory_mb``;
-    unknown: eager), and only where the eager convolutions cannot run on oneDNN (``nets.onednn_conv``: with
-    them the eager CycleGAN step is as fast as the static one, benchmarks/README.md). Otherwise the eager step,
+    unknown: eager), and not for ResNet generators when the eager convolutions run on oneDNN (``nets.onednn_conv``:
+    then the eager CycleGAN step is as fast as the static one, benchmarks/README.md). Otherwise the eager step,
     which needs about PyTorch's memory."""
     from ..models.cyclegan import CycleGANModel
     from ..models.pix2pix import Pix2PixModel
@@ -72,7 +72,8 @@ def auto_fast_choice(model, total_iters, batch_size, image_hw, world=1):
         fast.check_supported(model)
     except fast.FastPathError as err:
         return False, f"{eager} ({str(err).split(': set train.fast')[0]})"
-    if onednn_conv.available():
+    from ..nets.resnet_generator import ResnetGenerator
+    if onednn_conv.available() and isinstance(model.nets["netG_A"], ResnetGenerator):
         return False, (f"{eager} (its convolutions run on oneDNN, as fast as the static step at less than half its "
                        f"memory); {lean}")
     if world > 1:

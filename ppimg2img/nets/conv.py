@@ -24,8 +24,8 @@ class BandedConv2D(nn.Conv2D):
     """``nn.Conv2D`` (same parameters, defaults and state_dict keys) that, in eager mode on the CPU, runs
     oneDNN's direct convolution (:mod:`.onednn_conv`, for kernels larger than 1x1 on maps of at least
     :data:`ONEDNN_MIN_PIXELS` output pixels) or else convolves bands of output rows one after another.
-    The oneDNN path's gradient is first order only: layers differentiated twice (WGAN-GP's discriminators)
-    are plain ``nn.Conv2D``.
+    The oneDNN path's gradient is first order only: forwards whose gradient is differentiated again (WGAN-GP's
+    penalty through a PatchGAN discriminator) run inside ``onednn_conv.first_order_only()``.
 
     Paddle's eager CPU convolution unfolds the whole input (im2col) into a buffer of
     C_in*k*k*H_out*W_out floats per image, in the forward and again in the backward. For the

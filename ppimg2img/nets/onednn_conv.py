@@ -10,10 +10,12 @@ A :class:`_Plan` holds one convolution geometry's primitives: oneDNN picks its b
 (``format_tag any``) and plain NCHW tensors are reordered in and out. Values and gradients equal Paddle's
 convolution within float32 rounding (tests/test_onednn_conv.py checks both against float64).
 
-The gradient is first order only (no double backward): ``nets.conv.BandedConv2D`` (the convolutions of
-the U-GAT-IT/photo2cartoon nets, the ResNet generator and the PatchGAN discriminator) calls it, and
-forwards whose gradient is differentiated again (WGAN-GP's penalty) run inside :func:`first_order_only`,
-with Paddle's convolutions. Where the library is missing, a
+The gradient is first order only: ``nets.conv.BandedConv2D`` (the convolutions of the U-GAT-IT/photo2cartoon
+nets, the ResNet generator and the PatchGAN discriminator) calls it, and forwards whose gradient is
+differentiated again (WGAN-GP's penalty) run inside :func:`first_order_only`, with Paddle's convolutions; a
+backward with ``create_graph=True`` through the PyLayer raises an error rather than drop the second-order
+terms. Paddle also refuses ``paddle.grad(..., inputs=[x])`` through it while the weight trains (a PyLayer
+cannot tell which gradients were asked for): use :func:`first_order_only` there too. Where the library is missing, a
 geometry is not implemented or ``PPIMG2IMG_ONEDNN_CONV=0`` is set, :func:`conv2d` is ``F.conv2d``.
 """
 import collections
@@ -139,7 +141,7 @@ class _Port:
         the chosen layout's buffer alive until the primitive ran."""
         self.lib.set_handle(self.plain, tensor)
         if self.reorder is not None:
-            scratch.append(paddle.empty([self.floats], "float32"))
+            scratch.append(_empty([self.floats]))
             self.lib.set_handle(self.chosen, scratch[-1])
             if self.into:
                 self.lib.execute(self.reorder, [(_ARG_SRC, self.plain), (_ARG_DST, self.chosen)])
@@ -162,7 +164,7 @@ class _Plan:
         oh = (h + padding[0] + padding[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         ow = (w + padding[2] + padding[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         self.x_dims, self.y_dims, self.w_shape = [n, c, h, w], [n, o, oh, ow], list(w_shape)
-        w_dims = [groups, o // groups, c // groups, kh, kw] if groups > 1 else [o, c, kh, kw]
+        w_dims = [groups, o // groups, w_shape[1], kh, kw] if groups > 1 else list(w_shape)
         geometry = (_Dims(*stride), _Dims(dilation[0] - 1, dilation[1] - 1),  # oneDNN: dilation 0 = none
                     _Dims(padding[0], padding[2]), _Dims(padding[1], padding[3]))
         try:
@@ -212,37 +214,55 @@ class _Plan:
             pass
 
 
+def _empty(shape):
+    return paddle.empty(shape, "float32", device=paddle.CPUPlace())
+
+
+def _first_order(dy):
+    """The incoming gradient, contiguous; refuses a backward that is itself differentiated (``create_graph``),
+    whose second-order terms this PyLayer cannot give."""
+    if paddle.is_grad_enabled():
+        raise RuntimeError("ppimg2img's oneDNN convolutions have first-order gradients only, and this backward "
+                           "builds a graph (create_graph=True): run the forward inside "
+                           "ppimg2img.nets.onednn_conv.first_order_only() (Paddle's convolutions), or set "
+                           "PPIMG2IMG_ONEDNN_CONV=0")
+    return dy if dy.is_contiguous() else dy.contiguous()
+
+
 class _Convolution(PyLayer):
-    """The convolution as a PyLayer: oneDNN forward, data and weight gradients (first order only)."""
+    """The convolution as a PyLayer: oneDNN forward, data and weight gradients (first order only). A gradient
+    is returned for each input that has ``stop_gradient`` off at the forward, as Paddle requires."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, plan):
-        y = paddle.empty(plan.y_dims, "float32")
+        y = _empty(plan.y_dims)
         plan.run("forward", {"x": (_ARG_SRC, x), "w": (_ARG_WEIGHTS, weight), "y": (_ARG_DST, y)},
                  None if bias is None else (_ARG_BIAS, bias))
         ctx.plan, ctx.has_bias = plan, bias is not None
-        ctx.needs = (not x.stop_gradient, not weight.stop_gradient or (bias is not None and not bias.stop_gradient))
+        ctx.needs = (not x.stop_gradient, not weight.stop_gradient, bias is not None and not bias.stop_gradient)
         ctx.save_for_backward(x, weight)
         return y
 
     @staticmethod
     def backward(ctx, dy):
+        dy = _first_order(dy)
         x, weight = ctx.saved_tensor()
         plan = ctx.plan
-        dy = dy if dy.is_contiguous() else dy.contiguous()
         dx = dw = db = None
         if ctx.needs[0]:
-            dx = paddle.empty(plan.x_dims, "float32")
+            dx = _empty(plan.x_dims)
             plan.run("data", {"dy": (_ARG_DIFF_DST, dy), "w": (_ARG_WEIGHTS, weight), "dx": (_ARG_DIFF_SRC, dx)})
-        if ctx.needs[1]:
-            dw = paddle.empty(plan.w_shape, "float32")
-            db = paddle.empty([plan.y_dims[1]], "float32") if ctx.has_bias else None
+        if ctx.needs[1] or ctx.needs[2]:
+            dw = _empty(plan.w_shape)
+            db = _empty([plan.y_dims[1]]) if ctx.has_bias else None
             plan.run("weights", {"x": (_ARG_SRC, x), "dy": (_ARG_DIFF_DST, dy), "dw": (_ARG_DIFF_WEIGHTS, dw)},
                      None if db is None else (_ARG_DIFF_BIAS, db))
-        return (dx, dw, db) if ctx.has_bias else (dx, dw)
+        dw = dw if ctx.needs[1] else None
+        return (dx, dw, db if ctx.needs[2] else None) if ctx.has_bias else (dx, dw)
 
 
 _LIBRARY = None
+_PLANS_LOCK = threading.Lock()
 _PLANS = collections.OrderedDict()  # geometry -> _Plan (False: oneDNN lacks it)
 #: geometries whose primitives are kept (least recently used ones are dropped)
 MAX_PLANS = 256
@@ -286,41 +306,55 @@ def _pair(value):
 
 
 def _plan(lib, x_shape, w_shape, bias, stride, pads, dilation, groups):
-    """The cached :class:`_Plan` of a geometry, or None where oneDNN does not implement it."""
-    key = (tuple(x_shape), tuple(w_shape), bias, stride, pads, dilation, groups)
-    plan = _PLANS.pop(key, None)
-    if plan is None:
-        try:
-            plan = _Plan(lib, x_shape, w_shape, bias, stride, pads, dilation, groups)
-        except OneDNNError:
-            plan = False
-    _PLANS[key] = plan  # most recent last
-    while len(_PLANS) > MAX_PLANS:
-        _PLANS.popitem(last=False)  # a plan still used by a pending backward lives on in its PyLayer context
+    """The cached :class:`_Plan` of a geometry, or None where oneDNN does not implement it (Paddle's kernel then
+    runs, and raises Paddle's own error for inconsistent arguments)."""
+    try:
+        key = (tuple(x_shape), tuple(w_shape), bias, tuple(stride), tuple(pads), tuple(dilation), int(groups))
+        hash(key)
+    except TypeError:  # nested or odd argument forms: Paddle's convolution sorts them out
+        return None
+    if len(stride) != 2 or len(pads) != 4 or len(dilation) != 2 or min(pads) < 0:
+        return None
+    with _PLANS_LOCK:
+        plan = _PLANS.pop(key, None)
+        if plan is None:
+            try:
+                plan = _Plan(lib, x_shape, w_shape, bias, stride, pads, dilation, groups)
+            except OneDNNError:
+                plan = False
+        _PLANS[key] = plan  # most recent last
+        while len(_PLANS) > MAX_PLANS:
+            _PLANS.popitem(last=False)  # a plan still used by a pending backward lives on in its PyLayer context
     return plan or None
 
 
-def _eager_cpu_float32(x):
-    """The library when ``x`` is an eager float32 NCHW CPU tensor outside :func:`first_order_only`."""
-    if not paddle.in_dynamic_mode() or not _ALLOWED.get() or len(x.shape) != 4:
+def _eager_cpu_float32(*tensors):
+    """The library when ``tensors`` (None ones skipped) are eager float32 CPU tensors, outside
+    :func:`first_order_only`."""
+    if not paddle.in_dynamic_mode() or not _ALLOWED.get():
         return None
-    if x.dtype != paddle.float32 or not x.place.is_cpu_place():
+    if any(t is not None and (t.dtype != paddle.float32 or not t.place.is_cpu_place()) for t in tensors):
         return None
     return _library()
 
 
+def _contiguous(t):
+    return t if t is None or t.is_contiguous() else t.contiguous()
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``F.conv2d`` (NCHW, float32) by oneDNN in eager mode on the CPU; ``F.conv2d`` elsewhere."""
-    lib = _eager_cpu_float32(x)
+    lib = _eager_cpu_float32(x, weight, bias)
     plan = None
-    if lib is not None and not isinstance(padding, str):
+    if (lib is not None and not isinstance(padding, str) and len(x.shape) == 4 and len(weight.shape) == 4
+            and x.shape[1] == weight.shape[1] * groups and weight.shape[0] % groups == 0
+            and (bias is None or list(bias.shape) == [weight.shape[0]])):
         p = tuple(padding) if isinstance(padding, (list, tuple)) and len(padding) == 4 else _pair(padding)
         pads = (p[0], p[0], p[1], p[1]) if len(p) == 2 else p  # top, bottom, left, right
         plan = _plan(lib, x.shape, weight.shape, bias is not None, _pair(stride), pads, _pair(dilation), groups)
     if plan is None:
         return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    x = x if x.is_contiguous() else x.contiguous()
-    return _Convolution.apply(x, weight, bias, plan)
+    return _Convolution.apply(_contiguous(x), _contiguous(weight), _contiguous(bias), plan)
 
 
 class _TransposedConvolution(PyLayer):
@@ -330,7 +364,7 @@ class _TransposedConvolution(PyLayer):
 
     @staticmethod
     def forward(ctx, x, weight, plan):
-        y = paddle.empty(plan.x_dims, "float32")
+        y = _empty(plan.x_dims)
         plan.run("data", {"dy": (_ARG_DIFF_DST, x), "w": (_ARG_WEIGHTS, weight), "dx": (_ARG_DIFF_SRC, y)})
         ctx.plan, ctx.needs = plan, (not x.stop_gradient, not weight.stop_gradient)
         ctx.save_for_backward(x, weight)
@@ -338,15 +372,15 @@ class _TransposedConvolution(PyLayer):
 
     @staticmethod
     def backward(ctx, dy):
+        dy = _first_order(dy)
         x, weight = ctx.saved_tensor()
         plan = ctx.plan
-        dy = dy if dy.is_contiguous() else dy.contiguous()
         dx = dw = None
         if ctx.needs[0]:
-            dx = paddle.empty(plan.y_dims, "float32")
+            dx = _empty(plan.y_dims)
             plan.run("forward", {"x": (_ARG_SRC, dy), "w": (_ARG_WEIGHTS, weight), "y": (_ARG_DST, dx)})
         if ctx.needs[1]:
-            dw = paddle.empty(plan.w_shape, "float32")
+            dw = _empty(plan.w_shape)
             plan.run("weights", {"x": (_ARG_SRC, dy), "dy": (_ARG_DIFF_DST, x), "dw": (_ARG_DIFF_WEIGHTS, dw)})
         return dx, dw
 
@@ -354,19 +388,24 @@ class _TransposedConvolution(PyLayer):
 def conv2d_transpose(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     """``F.conv2d_transpose`` (NCHW, float32, ``padding`` an int or [pad_h, pad_w]) by oneDNN in eager mode on
     the CPU; ``F.conv2d_transpose`` elsewhere."""
-    lib = _eager_cpu_float32(x)
+    lib = _eager_cpu_float32(x, weight, bias)
     plan = None
-    if lib is not None and not isinstance(padding, str) and not (isinstance(padding, (list, tuple)) and len(padding) != 2):
+    if (lib is not None and all(isinstance(v, int) or (isinstance(v, (list, tuple)) and len(v) == 2
+                                                        and all(isinstance(i, int) for i in v))
+                                for v in (stride, padding, output_padding, dilation))
+            and len(x.shape) == 4 and len(weight.shape) == 4 and x.shape[1] == weight.shape[0]
+            and weight.shape[0] % groups == 0 and (bias is None or list(bias.shape) == [weight.shape[1] * groups])):
         (sh, sw), (ph, pw), (oh, ow), (dh, dw) = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
         _, cout_g, kh, kw = weight.shape
         height = (x.shape[2] - 1) * sh - 2 * ph + dh * (kh - 1) + 1 + oh
         width = (x.shape[3] - 1) * sw - 2 * pw + dw * (kw - 1) + 1 + ow
-        if ph >= oh and pw >= ow:  # the transposed convolution's padding: (p, p - output_padding) on each axis
+        # the transposed convolution's padding: (p, p - output_padding) on each axis; Paddle's own checks
+        # (output_padding below stride or dilation) stay Paddle's
+        if ph >= oh and pw >= ow and oh < max(sh, dh) and ow < max(sw, dw):
             plan = _plan(lib, [x.shape[0], cout_g * groups, height, width], weight.shape, False, (sh, sw),
                          (ph, ph - oh, pw, pw - ow), (dh, dw), groups)
     if plan is None:
         return F.conv2d_transpose(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding,
                                   dilation=dilation, groups=groups)
-    x = x if x.is_contiguous() else x.contiguous()
-    y = _TransposedConvolution.apply(x, weight, plan)
+    y = _TransposedConvolution.apply(_contiguous(x), _contiguous(weight), plan)
     return y if bias is None else y + bias.reshape([1, -1, 1, 1])
