@@ -76,11 +76,13 @@ CONFIG_SCHEMA = Section({
                                                   "batch (SyncBatchNorm, GPU); no effect in one process"),
         "fast": Field((bool, str), "auto", choices=(True, False, "auto"),
                       help="the training step: true runs it as static programs on oneDNN kernels (CPU; CycleGAN, "
-                           "pix2pix, colorization; CycleGAN steps 2.3-2.5x faster, pix2pix no faster; same losses "
-                           "and updates within float rounding, dropout masks from another random stream; 2-2.3x the "
-                           "eager step's memory for CycleGAN; the first step builds the programs, 15-60 s; single "
-                           "process, not with gan_mode wgangp), false the eager step (about PyTorch's memory). "
-                           "'auto' takes the static step for CycleGAN runs of at least 1000 iterations on a "
+                           "pix2pix, colorization; same losses and updates within float rounding, dropout masks from "
+                           "another random stream; 2-2.3x the eager step's memory for CycleGAN; the first step builds "
+                           "the programs, 15-60 s; single process, not with gan_mode wgangp; no faster than the eager "
+                           "step now that eager convolutions run on oneDNN, ppimg2img/nets/onednn_conv.py), false the "
+                           "eager step (about PyTorch's memory). 'auto' keeps the eager step for ResNet-generator "
+                           "CycleGANs when the eager convolutions run on oneDNN; otherwise it takes the static step "
+                           "for CycleGAN runs of at least 1000 iterations on a "
                            "fixed-size crop, with batch x crop_size^2 x ngf^2 at least 64^2 x 64^2 (64 px at ngf 64, "
                            "128 px at ngf 32; smaller steps are no faster), when its estimated peak memory plus 25% "
                            "fits in the available memory (resnet_9blocks at 256 px: about 9.6 GB), else the eager "
